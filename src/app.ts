@@ -1,0 +1,42 @@
+// The application factory. The server entry point and the tests build the same app, so what is tested is
+// what runs. Plugins load in dependency order: configuration, then resources, then routes.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import database from './db/plugin.js';
+import { registerErrorHandling } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
+import { loggerOptions } from './logger.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
+
+export interface AppOptions {
+  /** Replaces the default logger (tests capture or silence logs through this). */
+  logger?: FastifyServerOptions['logger'];
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? loggerOptions(config) }),
+    // Slack and WHOOP never send large bodies; anything bigger is refused before it is buffered.
+    bodyLimit: 64 * 1024,
+    // Bounded waits so slow or stuck clients cannot hold connections open.
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.decorate('config', config);
+  registerErrorHandling(app);
+
+  await app.register(database, { config });
+
+  await app.register(healthRoutes);
+
+  await app.ready();
+  return app;
+}

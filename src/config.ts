@@ -1,0 +1,200 @@
+// Configuration: read once from the environment at start-up, validated, typed, and then passed to
+// whatever needs it. Nothing else in the service reads process.env.
+import { Cron } from 'croner';
+import { z } from 'zod';
+
+export const DEFAULT_SCHEDULES = '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30';
+
+export interface Schedule {
+  /** Five- or six-field cron expression, evaluated in SYNC_TIMEZONE. */
+  cron: string;
+  /** Size of the window each run syncs, in days. */
+  days: number;
+}
+
+// Docker's env files and shell exports often leave variables present but empty: treat those as unset.
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), schema.optional());
+
+const text = () => z.string().trim().min(1);
+
+const httpUrl = (message: string) =>
+  text().refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, message);
+
+const list = optional(z.string())
+  .transform((value) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean));
+
+const integer = (min: number, max: number) =>
+  z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  PORT: optional(integer(0, 65535)).default(3000),
+  HOST: optional(text()).default('0.0.0.0'),
+  LOG_LEVEL: optional(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
+  DATABASE_URL: optional(
+    text().refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// or postgresql:// URL'),
+  ),
+  DATA_DIR: optional(text()).default('./data'),
+  PUBLIC_URL: optional(httpUrl('must be an http:// or https:// URL')),
+  SLACK_SIGNING_SECRET: optional(text()),
+  SLACK_BOT_TOKEN: optional(text()),
+  SLACK_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://slack.com/api/'),
+  SLACK_REPORT_CHANNEL: optional(text()),
+  SLACK_ALLOWED_USER_IDS: list,
+  SLACK_ALLOWED_CHANNEL_IDS: list,
+  WHOOP_CLIENT_ID: optional(text()),
+  WHOOP_CLIENT_SECRET: optional(text()),
+  WHOOP_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://api.prod.whoop.com'),
+  WHOOP_REFRESH_TOKEN: optional(text()),
+  WHOOP_ACCESS_TOKEN: optional(text()),
+  TOKEN_MAX_AGE_DAYS: optional(
+    z.coerce.number({ message: 'must be a number' }).positive('must be greater than 0').max(3650, 'must be at most 3650'),
+  ).default(20),
+  SYNC_TIMEZONE: optional(
+    text().refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as UTC or Europe/Berlin'),
+  ).default('UTC'),
+  SYNC_SCHEDULES: optional(z.string()).default(DEFAULT_SCHEDULES),
+  METRICS_TOKEN: optional(text()),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Set: real Postgres. Unset: embedded PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** External base URL without a trailing slash. */
+  publicUrl: string;
+  slack: {
+    signingSecret: string | undefined;
+    botToken: string | undefined;
+    /** Always ends with `/`, as @slack/web-api requires. */
+    apiUrl: string;
+    reportChannel: string | undefined;
+    allowedUserIds: string[];
+    allowedChannelIds: string[];
+  };
+  whoop: {
+    clientId: string | undefined;
+    clientSecret: string | undefined;
+    /** Without a trailing slash. */
+    apiUrl: string;
+    seedRefreshToken: string | undefined;
+    seedAccessToken: string | undefined;
+    tokenMaxAgeDays: number;
+  };
+  sync: {
+    timezone: string;
+    schedules: Schedule[];
+  };
+  metricsToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses SYNC_SCHEDULES: entries separated by `;`, each `<cron expression> = <days>`.
+ * `off` (or `none`) disables scheduled syncs. Returns the schedules or the problem with the first bad entry.
+ */
+export function parseSchedules(value: string): Schedule[] | string {
+  const trimmed = value.trim();
+  if (trimmed === '' ) return parseSchedules(DEFAULT_SCHEDULES);
+  if (/^(off|none)$/i.test(trimmed)) return [];
+  const schedules: Schedule[] = [];
+  for (const entry of trimmed.split(';').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^(.+?)\s*=\s*(\S+)$/.exec(entry);
+    if (!match) return `entry "${entry}" must look like "<cron expression> = <days>", e.g. "0 8 * * * = 3"`;
+    const [, cron, daysText] = match as unknown as [string, string, string];
+    const days = Number(daysText);
+    if (!/^\d+$/.test(daysText) || days < 1 || days > 365) {
+      return `entry "${entry}": days must be a whole number from 1 to 365`;
+    }
+    try {
+      new Cron(cron, { paused: true }).stop();
+    } catch (error) {
+      return `entry "${entry}": invalid cron expression (${(error as Error).message})`;
+    }
+    schedules.push({ cron, days });
+  }
+  return schedules;
+}
+
+function withTrailingSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** Validates the environment once. Throws a ConfigError listing one line per invalid variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    const seen = new Set<string>();
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      if (seen.has(name)) continue; // one line per variable
+      seen.add(name);
+      problems.push(`${name}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const schedules = parseSchedules(e.SYNC_SCHEDULES);
+  if (typeof schedules === 'string') problems.push(`SYNC_SCHEDULES: ${schedules}`);
+  if (e.WHOOP_ACCESS_TOKEN && !e.WHOOP_REFRESH_TOKEN) {
+    problems.push('WHOOP_ACCESS_TOKEN: is only used together with WHOOP_REFRESH_TOKEN, which is unset');
+  }
+  if (problems.length > 0 || typeof schedules === 'string') throw new ConfigError(problems);
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    publicUrl: withoutTrailingSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`),
+    slack: {
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      botToken: e.SLACK_BOT_TOKEN,
+      apiUrl: withTrailingSlash(e.SLACK_API_URL),
+      reportChannel: e.SLACK_REPORT_CHANNEL,
+      allowedUserIds: e.SLACK_ALLOWED_USER_IDS,
+      allowedChannelIds: e.SLACK_ALLOWED_CHANNEL_IDS,
+    },
+    whoop: {
+      clientId: e.WHOOP_CLIENT_ID,
+      clientSecret: e.WHOOP_CLIENT_SECRET,
+      apiUrl: withoutTrailingSlash(e.WHOOP_API_URL),
+      seedRefreshToken: e.WHOOP_REFRESH_TOKEN,
+      seedAccessToken: e.WHOOP_ACCESS_TOKEN,
+      tokenMaxAgeDays: e.TOKEN_MAX_AGE_DAYS,
+    },
+    sync: { timezone: e.SYNC_TIMEZONE, schedules },
+    metricsToken: e.METRICS_TOKEN,
+  };
+}

@@ -1,0 +1,33 @@
+// Opens the database chosen by configuration, brings its schema up to date, and shares it with the app.
+// Closed last on shutdown (Fastify runs onClose hooks in reverse registration order).
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { openDatabase, type Database } from './database.js';
+import { applyMigrations } from './migrate.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database;
+  }
+}
+
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    app.log.info({ database: db.kind, location: db.location }, 'database opened');
+    try {
+      const applied = await applyMigrations(db);
+      if (applied.length > 0) app.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+      else app.log.info('database schema is up to date');
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    app.decorate('db', db);
+    app.addHook('onClose', async () => {
+      await db.close();
+      app.log.info('database closed');
+    });
+  },
+  { name: 'database' },
+);

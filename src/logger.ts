@@ -1,0 +1,22 @@
+import type { FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+
+/** JSON lines for log collectors; readable colour output when a person watches a terminal. */
+export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    // Never write credentials, even when a request or error object is logged whole.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-slack-signature"]',
+        '*.access_token',
+        '*.refresh_token',
+        '*.client_secret',
+      ],
+      censor: '[redacted]',
+    },
+    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard', ignore: 'pid,hostname' } } } : {}),
+  };
+}

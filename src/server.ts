@@ -1,0 +1,37 @@
+// The service entry point: validate configuration, build the app, listen, and shut down gracefully.
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  for (const problem of error.problems) console.error(`whoop-sync: invalid configuration: ${problem}`);
+  process.exit(1);
+}
+
+let app: Awaited<ReturnType<typeof buildApp>>;
+try {
+  app = await buildApp(config);
+} catch (error) {
+  console.error(`whoop-sync: start-up failed: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+// On SIGTERM/SIGINT: stop accepting connections, let in-flight requests and work finish, close the
+// database. A second signal, or 10 s without finishing, exits at once.
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'shutting down after an unexpected error');
+  else app.log.info({ signal }, 'shutting down');
+  await app.close();
+});
+
+try {
+  await app.listen({ port: config.port, host: config.host });
+} catch (error) {
+  app.log.fatal({ err: error }, `cannot listen on ${config.host}:${config.port}`);
+  await app.close();
+  process.exit(1);
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseSchedules } from '../src/config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has the documented defaults with an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.logLevel).toBe('info');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.dataDir).toBe('./data');
+    expect(config.publicUrl).toBe('http://localhost:3000');
+    expect(config.slack.apiUrl).toBe('https://slack.com/api/');
+    expect(config.slack.allowedUserIds).toEqual([]);
+    expect(config.whoop.apiUrl).toBe('https://api.prod.whoop.com');
+    expect(config.whoop.tokenMaxAgeDays).toBe(20);
+    expect(config.sync.timezone).toBe('UTC');
+    expect(config.sync.schedules).toEqual([
+      { cron: '0 8 * * *', days: 3 },
+      { cron: '0 13 * * *', days: 3 },
+      { cron: '0 9 * * 0', days: 30 },
+    ]);
+    expect(config.metricsToken).toBeUndefined();
+  });
+
+  it('reads and normalises every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+      DATABASE_URL: 'postgresql://u:p@db:5432/whoop',
+      DATA_DIR: '/var/lib/whoop',
+      PUBLIC_URL: 'https://whoop.example.com/',
+      SLACK_SIGNING_SECRET: 'secret',
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      SLACK_API_URL: 'http://127.0.0.1:9999/api',
+      SLACK_REPORT_CHANNEL: 'C123',
+      SLACK_ALLOWED_USER_IDS: 'U1, U2,,',
+      SLACK_ALLOWED_CHANNEL_IDS: 'C1',
+      WHOOP_CLIENT_ID: 'id',
+      WHOOP_CLIENT_SECRET: 'client-secret',
+      WHOOP_API_URL: 'http://127.0.0.1:9998/',
+      WHOOP_REFRESH_TOKEN: 'r',
+      WHOOP_ACCESS_TOKEN: 'a',
+      TOKEN_MAX_AGE_DAYS: '7.5',
+      SYNC_TIMEZONE: 'Europe/Berlin',
+      SYNC_SCHEDULES: '*/15 * * * * = 1',
+      METRICS_TOKEN: 'm',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.publicUrl).toBe('https://whoop.example.com');
+    expect(config.slack.apiUrl).toBe('http://127.0.0.1:9999/api/');
+    expect(config.slack.allowedUserIds).toEqual(['U1', 'U2']);
+    expect(config.whoop.apiUrl).toBe('http://127.0.0.1:9998');
+    expect(config.whoop.tokenMaxAgeDays).toBe(7.5);
+    expect(config.sync).toEqual({ timezone: 'Europe/Berlin', schedules: [{ cron: '*/15 * * * *', days: 1 }] });
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ PORT: '', DATABASE_URL: ' ', SLACK_SIGNING_SECRET: '' });
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.slack.signingSecret).toBeUndefined();
+  });
+
+  it('reports one line per invalid variable, naming it', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      DATABASE_URL: 'mysql://x',
+      PUBLIC_URL: 'not a url',
+      TOKEN_MAX_AGE_DAYS: '-1',
+      SYNC_TIMEZONE: 'Mars/Olympus',
+    });
+    expect(problems).toEqual([
+      'PORT: must be a number',
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
+      'DATABASE_URL: must be a postgres:// or postgresql:// URL',
+      'PUBLIC_URL: must be an http:// or https:// URL',
+      'TOKEN_MAX_AGE_DAYS: must be greater than 0',
+      'SYNC_TIMEZONE: must be an IANA time zone such as UTC or Europe/Berlin',
+    ]);
+  });
+
+  it('refuses out-of-range ports and an access token without a refresh token', () => {
+    expect(problemsOf({ PORT: '70000' })).toEqual(['PORT: must be at most 65535']);
+    expect(problemsOf({ WHOOP_ACCESS_TOKEN: 'a' })).toEqual([
+      'WHOOP_ACCESS_TOKEN: is only used together with WHOOP_REFRESH_TOKEN, which is unset',
+    ]);
+  });
+
+  it('validates SYNC_SCHEDULES entries', () => {
+    expect(parseSchedules('off')).toEqual([]);
+    expect(parseSchedules('0 6 * * 1-5=2 ; 30 21 * * * = 1')).toEqual([
+      { cron: '0 6 * * 1-5', days: 2 },
+      { cron: '30 21 * * *', days: 1 },
+    ]);
+    expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * *' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 8 \* \* \*" must look like/);
+    expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * * = 0' })[0]).toMatch(/days must be a whole number from 1 to 365/);
+    expect(problemsOf({ SYNC_SCHEDULES: '0 99 * * * = 3' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 99 \* \* \* = 3": invalid cron expression/);
+  });
+});
