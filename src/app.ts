@@ -5,7 +5,12 @@ import type { Config } from './config.js';
 import database from './db/plugin.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { slackCommandRoutes } from './slack/command-route.js';
 import { loggerOptions } from './logger.js';
+import metrics from './metrics/plugin.js';
+import { connectRoutes } from './whoop/connect-routes.js';
+import whoop from './whoop/plugin.js';
+import sync from './sync/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,9 +38,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.decorate('config', config);
   registerErrorHandling(app);
 
+  await app.register(metrics);
   await app.register(database, { config });
+  await app.register(whoop, { config });
+  await app.register(sync, { config });
 
   await app.register(healthRoutes);
+  await app.register(connectRoutes);
+  await app.register(slackCommandRoutes);
 
   await app.ready();
   return app;

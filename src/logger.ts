@@ -2,7 +2,8 @@ import type { FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 
 /** JSON lines for log collectors; readable colour output when a person watches a terminal. */
-export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+export function loggerOptions(config: Pick<Config, 'logLevel'>, destination: 'stdout' | 'stderr' = 'stdout'): FastifyServerOptions['logger'] {
+  const stream = destination === 'stdout' ? process.stdout : process.stderr;
   return {
     level: config.logLevel,
     // Never write credentials, even when a request or error object is logged whole.
@@ -17,6 +18,8 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOp
       ],
       censor: '[redacted]',
     },
-    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard', ignore: 'pid,hostname' } } } : {}),
+    ...(stream.isTTY
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard', ignore: 'pid,hostname', destination: destination === 'stdout' ? 1 : 2 } } }
+      : { stream }),
   };
 }

@@ -40,7 +40,7 @@ describe('the service process', () => {
     const url = await server.listening();
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    expect(server.output()).toContain('applied 1 migration(s)');
+    expect(server.output()).toMatch(/applied \d+ migration\(s\)/);
     if (!onPostgres) expect((await readdir(join(cwd, 'data'))).length).toBeGreaterThan(0);
     const { code } = await server.stop('SIGTERM');
     expect(code).toBe(0);

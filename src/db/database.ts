@@ -2,7 +2,7 @@
 // PGlite persisted under DATA_DIR. Both are real Postgres (same SQL, same migrations); everything above
 // this module sees a Prisma client plus a raw SQL session for the few things Prisma cannot express
 // (multi-statement migration scripts, session-level advisory locks, set-based upserts).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -72,6 +72,7 @@ async function openPostgres(url: string): Promise<Database> {
   // a listener that would crash the process. The pool replaces the client on its next use.
   pool.on('error', () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const localLocks = new LocalLocks();
 
   async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
@@ -110,23 +111,25 @@ async function openPostgres(url: string): Promise<Database> {
           throw error;
         }
       }),
-    withLock: (key, fn, options) =>
-      withClient(async (client) => {
-        const wait = options?.wait ?? true;
-        if (wait) {
-          await client.query('SELECT pg_advisory_lock($1)', [key.toString()]);
-        } else {
-          const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-            key.toString(),
-          ]);
-          if (!rows[0]?.locked) return { acquired: false };
-        }
-        try {
-          return { acquired: true, value: await fn() };
-        } finally {
-          await client.query('SELECT pg_advisory_unlock($1)', [key.toString()]);
-        }
-      }),
+    // Callers in this process queue in memory first, so that waiting for a lock never ties up more than
+    // one pooled connection per key (twenty waiters must not starve the holder of connections).
+    withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>> {
+      return localLocks.run(key, options?.wait ?? true, () =>
+        withClient(async (client): Promise<LockResult<T>> => {
+          if (options?.wait === false) {
+            const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key.toString()]);
+            if (!rows[0]?.locked) return { acquired: false };
+          } else {
+            await client.query('SELECT pg_advisory_lock($1)', [key.toString()]);
+          }
+          try {
+            return { acquired: true, value: await fn() };
+          } finally {
+            await client.query('SELECT pg_advisory_unlock($1)', [key.toString()]);
+          }
+        }),
+      );
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -136,12 +139,50 @@ async function openPostgres(url: string): Promise<Database> {
   };
 }
 
+/**
+ * PGlite is one process's private database: a second process opening the same directory would corrupt
+ * it. A lock file holding the owner's pid turns that mistake (say, `npm run sync` while the service runs)
+ * into a clear error. A lock left by a process that no longer exists is taken over.
+ */
+async function lockDataDir(directory: string): Promise<() => Promise<void>> {
+  const lockFile = `${directory}/whoop-sync.pid`;
+  for (;;) {
+    try {
+      await writeFile(lockFile, `${process.pid}\n`, { flag: 'wx' });
+      return () => rm(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+    if (holder && isAlive(holder)) {
+      throw new Error(
+        `The embedded database in ${directory} is in use by process ${holder}. Stop that process first ` +
+          '(or, while the service runs, trigger syncs through it), or set DATABASE_URL to use PostgreSQL.',
+      );
+    }
+    await rm(lockFile, { force: true }); // stale: its process is gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function openPglite(dataDir: string): Promise<Database> {
   const directory = resolve(dataDir);
   await mkdir(directory, { recursive: true });
-  const client = await PGlite.create(directory);
+  const unlock = await lockDataDir(directory);
+  const client = await PGlite.create(directory).catch(async (error: unknown) => {
+    await unlock();
+    throw error;
+  });
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
-  const locks = new Map<bigint, Promise<unknown>>();
+  const localLocks = new LocalLocks();
   let closed = false;
   return {
     kind: 'pglite',
@@ -156,23 +197,30 @@ async function openPglite(dataDir: string): Promise<Database> {
           },
         }),
       ),
-    async withLock(key, fn, options) {
-      const held = locks.get(key);
-      if (held && options?.wait === false) return { acquired: false };
-      // Chain behind the current holder; the map always points at the newest link.
-      const run = (held ?? Promise.resolve()).catch(() => {}).then(fn);
-      locks.set(key, run);
-      try {
-        return { acquired: true, value: await run };
-      } finally {
-        if (locks.get(key) === run) locks.delete(key);
-      }
-    },
+    withLock: async (key, fn, options) => localLocks.run(key, options?.wait ?? true, async () => ({ acquired: true, value: await fn() }) as const),
     async close() {
       if (closed) return;
       closed = true;
       await prisma.$disconnect();
       await client.close();
+      await unlock();
     },
   };
+}
+
+/** In-process locks by key: callers run one at a time, in arrival order. */
+class LocalLocks {
+  private readonly tails = new Map<bigint, Promise<unknown>>();
+
+  async run<T>(key: bigint, wait: boolean, fn: () => Promise<LockResult<T>>): Promise<LockResult<T>> {
+    const previous = this.tails.get(key);
+    if (previous && !wait) return { acquired: false };
+    const turn = (previous ?? Promise.resolve()).catch(() => {}).then(fn);
+    this.tails.set(key, turn);
+    try {
+      return await turn;
+    } finally {
+      if (this.tails.get(key) === turn) this.tails.delete(key);
+    }
+  }
 }

@@ -1,0 +1,70 @@
+// `npm run sync -- --days N`: one sync against the configured database, through the same engine as
+// every other trigger. Prints the counts; exits non-zero with the reason on one line when it fails.
+import { parseArgs } from 'node:util';
+import { buildApp } from '../app.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { loggerOptions } from '../logger.js';
+import { RESOURCES } from '../metrics/metrics.js';
+
+const USAGE = 'usage: npm run sync -- [--days N]   (N from 1 to 365, default 3)';
+
+function fail(message: string, code = 1): never {
+  console.error(message);
+  process.exit(code);
+}
+
+let days = 3;
+try {
+  const { values } = parseArgs({ options: { days: { type: 'string', short: 'd' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (values.days !== undefined) {
+    if (!/^\d+$/.test(values.days) || Number(values.days) < 1 || Number(values.days) > 365) {
+      fail(`whoop-sync: --days must be a whole number from 1 to 365 (got "${values.days}")\n${USAGE}`, 2);
+    }
+    days = Number(values.days);
+  }
+} catch (error) {
+  fail(`whoop-sync: ${(error as Error).message}\n${USAGE}`, 2);
+}
+
+let config;
+try {
+  // Logs go to stderr and only warnings by default, so stdout holds just the result.
+  config = loadConfig({ LOG_LEVEL: 'warn', ...process.env, SYNC_SCHEDULES: 'off' });
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  fail(error.problems.map((problem) => `whoop-sync: invalid configuration: ${problem}`).join('\n'));
+}
+
+const app = await buildApp(config, { logger: loggerOptions(config, 'stderr') }).catch((error: Error) =>
+  fail(`whoop-sync: start-up failed: ${error.message}`),
+);
+let exitCode = 0;
+try {
+  await app.whoop.seeded;
+  const outcome = await app.sync.syncAll({ days, trigger: 'cli', requestedBy: process.env.USER ?? null });
+  const { run } = outcome;
+  const window = `${run.windowStart?.toISOString()} → ${run.windowEnd?.toISOString()}`;
+  if (outcome.status === 'succeeded') {
+    console.log(`✅ synced the last ${days} day${days === 1 ? '' : 's'} (${window}) for ${outcome.accounts} account(s) in ${(outcome.durationMs / 1000).toFixed(1)} s`);
+  } else {
+    console.log(`counts before the failure (${window}):`);
+  }
+  for (const name of RESOURCES) {
+    const { upserted, deleted } = outcome.counts[name];
+    console.log(`  ${name.padEnd(10)} ${String(upserted).padStart(5)} written ${String(deleted).padStart(5)} deleted`);
+  }
+  if (outcome.status === 'failed') {
+    console.error(`❌ sync failed: ${outcome.error}`);
+    exitCode = 1;
+  }
+} catch (error) {
+  console.error(`❌ sync failed: ${(error as Error).message}`);
+  exitCode = 1;
+} finally {
+  await app.close();
+}
+process.exit(exitCode);

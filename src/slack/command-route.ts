@@ -1,0 +1,112 @@
+// POST /slack/commands: Slack's slash-command ingress. The order matters:
+//   1. the raw body is kept exactly as received (nothing is interpreted before the signature is checked);
+//   2. ssl_check pings are answered 200 with an empty body;
+//   3. the signature is verified (HMAC over the raw body, timestamp within 5 minutes, no replays);
+//   4. the command is read; /sync records a run and is acknowledged at once with "⏳ Syncing last N days...";
+//   5. only after the response has gone out does the sync start, in the background.
+import formbody from '@fastify/formbody';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { parseDays } from './days.js';
+import { ackText, failureText, notAllowedText, unknownCommandText } from './messages.js';
+import { ReplayGuard } from './replay-guard.js';
+import { SLACK_SIGNATURE_TOLERANCE_SECONDS, verifySlackSignature } from './signature.js';
+
+/** Slash-command payloads are a few hundred bytes; anything near this is not from Slack. */
+const BODY_LIMIT = 16 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when this request acknowledged a /sync: the run to start once the response is sent. */
+    acceptedRunId?: number;
+  }
+}
+
+export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
+  const { signingSecret, allowedUserIds, allowedChannelIds } = app.config.slack;
+  const replays = new ReplayGuard(2 * SLACK_SIGNATURE_TOLERANCE_SECONDS * 1000);
+  const commands = app.metrics.slackCommands;
+
+  if (!signingSecret) app.log.warn('SLACK_SIGNING_SECRET is not set: POST /slack/commands answers 503 until it is');
+
+  // Only form bodies are accepted here (this plugin's scope drops the JSON parser), and the "parser" keeps
+  // the raw text: parsing happens after the signature check.
+  app.removeAllContentTypeParsers();
+  await app.register(formbody, { bodyLimit: BODY_LIMIT, parser: (raw) => ({ raw }) as never });
+
+  const ephemeral = (reply: FastifyReply, text: string) => reply.status(200).send({ response_type: 'ephemeral', text });
+
+  app.post<{ Body: { raw: string } }>('/slack/commands', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const raw = typeof request.body?.raw === 'string' ? request.body.raw : '';
+    const fields = new URLSearchParams(raw);
+
+    // Slack's certificate check: unsigned by design, must get a 200 and must start nothing.
+    if (fields.get('ssl_check') === '1') {
+      commands.inc({ outcome: 'ssl_check' });
+      return reply.status(200).send('');
+    }
+    if (!signingSecret) {
+      commands.inc({ outcome: 'not_configured' });
+      return reply.status(503).send({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
+    }
+
+    const signature = request.headers['x-slack-signature'];
+    const verdict = verifySlackSignature({
+      signingSecret,
+      signature,
+      timestamp: request.headers['x-slack-request-timestamp'],
+      rawBody: raw,
+      nowSeconds: Date.now() / 1000,
+    });
+    if (!verdict.ok || !replays.firstSighting(String(signature))) {
+      const reason = verdict.ok ? 'replayed' : verdict.reason;
+      const detail = verdict.ok ? 'this exact signed request was already received' : verdict.detail;
+      app.metrics.slackSignatureFailures.inc({ reason });
+      request.log.warn({ reason }, `Slack request refused: ${detail}`);
+      return reply.status(401).send({ error: 'Unauthorized', message: `request signature refused (${reason})` });
+    }
+
+    const command = fields.get('command') ?? '';
+    const userId = fields.get('user_id') ?? '';
+    const channelId = fields.get('channel_id') ?? '';
+    if (command !== '/sync') {
+      commands.inc({ outcome: 'help' });
+      return ephemeral(reply, unknownCommandText(command));
+    }
+    if (allowedUserIds.length > 0 && !allowedUserIds.includes(userId)) {
+      commands.inc({ outcome: 'refused' });
+      request.log.info({ userId }, '/sync refused: user not in SLACK_ALLOWED_USER_IDS');
+      return ephemeral(reply, notAllowedText('user'));
+    }
+    if (allowedChannelIds.length > 0 && !allowedChannelIds.includes(channelId)) {
+      commands.inc({ outcome: 'refused' });
+      request.log.info({ channelId }, '/sync refused: channel not in SLACK_ALLOWED_CHANNEL_IDS');
+      return ephemeral(reply, notAllowedText('channel'));
+    }
+
+    const days = parseDays(fields.get('text') ?? '');
+    const responseUrl = fields.get('response_url');
+    try {
+      const run = await app.syncRuns.create({
+        days,
+        trigger: 'slack',
+        requestedBy: userId || null,
+        channelId: channelId || null,
+        responseUrl: responseUrl && /^https?:\/\//.test(responseUrl) ? responseUrl : null,
+      });
+      request.acceptedRunId = run.id;
+    } catch (error) {
+      // A valid command never gets a 5xx (Slack would show the person a cryptic error): explain instead.
+      commands.inc({ outcome: 'error' });
+      request.log.error({ err: error }, '/sync could not be recorded');
+      return ephemeral(reply, failureText('Could not record this /sync: the database did not answer. Please try again in a moment.'));
+    }
+    commands.inc({ outcome: 'accepted' });
+    request.log.info({ runId: request.acceptedRunId, days, userId, channelId }, '/sync accepted');
+    return ephemeral(reply, ackText(days));
+  });
+
+  // The sync starts only once the acknowledgement is on the wire.
+  app.addHook('onResponse', async (request) => {
+    if (request.acceptedRunId !== undefined) void app.dispatcher.dispatch(request.acceptedRunId);
+  });
+};

@@ -1,0 +1,142 @@
+// Every text a Slack user sees, as pure functions so tests can pin them down. Slack's mrkdwn treats `&`, `<`
+// and `>` as control characters: anything that comes from a user or an error is escaped; mentions this module
+// builds itself (`<@U123>`) are not.
+import type { SyncTrigger } from '../generated/prisma/enums.js';
+import { RESOURCES, type Resource } from '../metrics/metrics.js';
+import { describeDays } from './days.js';
+
+/** Longest failure text, in characters; keeps a huge error (e.g. an HTML error page) out of the channel. */
+export const MAX_FAILURE_LENGTH = 1000;
+
+export interface SuccessSummary {
+  /** Slack user id of whoever ran `/sync` (only meaningful for trigger 'slack'). */
+  requestedBy?: string | undefined;
+  days: number;
+  windowStart: Date;
+  windowEnd: Date;
+  counts: Record<Resource, { upserted: number; deleted: number }>;
+  /** Number of WHOOP accounts synced. */
+  accounts: number;
+  durationMs: number;
+  trigger: SyncTrigger;
+}
+
+/** Escapes the three characters Slack reserves for markup. */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+// Slack user ids are upper-case letters and digits (U…, or W… on Enterprise Grid). Anything else is not
+// wrapped in <@…>, so a forged value cannot inject markup.
+const USER_ID = /^[UW][A-Z0-9]{1,30}$/;
+
+function isoDate(date: Date): string {
+  return Number.isNaN(date.getTime()) ? 'unknown' : date.toISOString().slice(0, 10);
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function count(n: number): string {
+  return Number.isFinite(n) ? String(Math.max(0, Math.trunc(n))) : '0';
+}
+
+function seconds(ms: number): string {
+  const value = Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
+  return `${value.toFixed(1)} s`;
+}
+
+function who(summary: SuccessSummary): string {
+  switch (summary.trigger) {
+    case 'schedule':
+      return 'Scheduled sync';
+    case 'cli':
+      return 'Command-line sync';
+    case 'webhook':
+      return 'Webhook sync';
+    case 'slack': {
+      const user = summary.requestedBy;
+      if (user === undefined || user === '') return 'Sync';
+      return USER_ID.test(user) ? `Sync for <@${user}>` : `Sync for ${escapeSlackText(user)}`;
+    }
+  }
+}
+
+/** The immediate acknowledgement of `/sync`. */
+export function ackText(days: number): string {
+  return `⏳ Syncing last ${describeDays(days)}...`;
+}
+
+/**
+ * The visible result of a successful sync, e.g.
+ * "✅ Sync for <@U123> done in 4.2 s: last 7 days (2026-11-18 → 2026-11-25 UTC), 1 account
+ *  cycles 7 · recoveries 7 · sleeps 8 (1 deleted) · workouts 5"
+ */
+export function successText(summary: SuccessSummary): string {
+  const window = `${isoDate(summary.windowStart)} → ${isoDate(summary.windowEnd)} UTC`;
+  const accounts = plural(summary.accounts, 'account', 'accounts');
+  const counts = RESOURCES.map((resource) => {
+    const { upserted, deleted } = summary.counts[resource];
+    const removed = count(deleted);
+    return removed === '0' ? `${resource} ${count(upserted)}` : `${resource} ${count(upserted)} (${removed} deleted)`;
+  }).join(' · ');
+  return (
+    `✅ ${who(summary)} done in ${seconds(summary.durationMs)}: ` +
+    `last ${describeDays(summary.days)} (${window}), ${accounts}\n${counts}`
+  );
+}
+
+/** The visible result of a failed sync: one line, escaped, capped. */
+export function failureText(errorMessage: string): string {
+  const oneLine = String(errorMessage ?? '').replace(/\s+/g, ' ').trim();
+  if (oneLine === '') return '❌ Sync failed for an unknown reason (no error message).';
+  let text = escapeSlackText(oneLine);
+  if (text.length > MAX_FAILURE_LENGTH) {
+    text = text.slice(0, MAX_FAILURE_LENGTH - 1);
+    // Never leave half an entity (`&am`) or half a surrogate pair at the cut.
+    text = text.replace(/&[a-z]*$/, '').replace(/[\uD800-\uDBFF]$/, '');
+    text = `${text.trimEnd()}…`;
+  }
+  return `❌ ${text}`;
+}
+
+/** Usage, shown (ephemerally) for `help` or a command this service does not handle. */
+export function helpText(command = '/sync'): string {
+  const name = escapeSlackText(command.trim() || '/sync');
+  return [
+    `*${name} [days]* syncs WHOOP data for the last _days_ days and posts the result in this channel.`,
+    `_days_ defaults to 3 and is kept between 1 and 365. Examples: \`${name}\` · \`${name} 7\` · \`${name} 30\``,
+  ].join('\n');
+}
+
+/** Reply to a slash command other than the one this service handles. */
+export function unknownCommandText(command: string): string {
+  return `🤔 I don't handle \`${escapeSlackText(command.trim() || '(empty)')}\`.\n${helpText('/sync')}`;
+}
+
+/** Ephemeral refusal for a user or channel outside the configured allowlists. */
+export function notAllowedText(scope?: 'user' | 'channel'): string {
+  const refusal =
+    scope === 'channel'
+      ? "`/sync` isn't enabled in this channel"
+      : scope === 'user'
+        ? "You aren't allowed to run `/sync`"
+        : "`/sync` isn't available to you here";
+  return `🚫 ${refusal}. Ask whoever runs WHOOP Sync to add ${scope === 'channel' ? 'this channel' : 'you'} to its allowlist.`;
+}
+
+/** Ephemeral reply when the service is missing configuration it needs, e.g. "the Slack bot token". */
+export function notConfiguredText(missing?: string): string {
+  const what = missing && missing.trim() !== '' ? `: ${escapeSlackText(missing.trim())} is not configured` : '';
+  return `⚠️ WHOOP Sync isn't fully set up yet${what}. Ask whoever runs it to finish the configuration.`;
+}
+
+/** Reply when no WHOOP account has been connected yet; `connectUrl` is where to connect one. */
+export function noAccountsText(connectUrl?: string): string {
+  const base = '⚠️ No WHOOP account is connected yet, so there is nothing to sync.';
+  if (!connectUrl || !/^https?:\/\//.test(connectUrl)) return base;
+  // Inside <url|label> a `|` or `>` would end the link early; escape per Slack and drop the pipe.
+  const url = escapeSlackText(connectUrl).replace(/\|/g, '%7C');
+  return `${base} Connect one here: <${url}|connect WHOOP>.`;
+}

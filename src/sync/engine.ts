@@ -1,0 +1,205 @@
+// The sync engine: the one entry point every trigger (Slack, schedules, CLI, webhooks) calls. A run syncs
+// every connected account over [now − days, now]: cycles, recoveries, sleeps and workouts, plus profile
+// and body measurement. Runs execute one at a time across every process sharing the database.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../db/database.js';
+import { RESOURCES, type Metrics, type Resource } from '../metrics/metrics.js';
+import type { TimeWindow, WhoopApi } from '../whoop/api.js';
+import { ReauthorizationRequiredError } from '../whoop/errors.js';
+import type { Sleep } from '../whoop/schemas.js';
+import { InFlight } from '../util/in-flight.js';
+import type { TokenStore } from '../whoop/token-store.js';
+import { cycles, deleteMissingSql, recoveries, sleeps, upsertSql, workouts, type ResourceSpec } from './resources.js';
+import { emptyCounts, type ResourceCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
+
+const SPECS: Record<Resource, ResourceSpec<any>> = { cycles, recoveries, sleeps, workouts };
+const SQL = Object.fromEntries(RESOURCES.map((name) => [name, { upsert: upsertSql(SPECS[name]), deleteMissing: deleteMissingSql(SPECS[name]) }])) as Record<
+  Resource,
+  { upsert: string; deleteMissing: string }
+>;
+/** Rows per INSERT statement: keeps each statement's JSON parameter to a few hundred kilobytes. */
+const BATCH_SIZE = 500;
+const DAY_MS = 86_400_000;
+/** Advisory-lock key that serializes sync runs across processes ("whoopsync" in ASCII). */
+export const SYNC_LOCK_KEY = 0x77686f6f7073796en;
+
+export interface SyncOutcome {
+  run: SyncRun;
+  status: 'succeeded' | 'failed';
+  counts: SyncCounts;
+  accounts: number;
+  error?: string;
+  durationMs: number;
+  /** Other queued runs this execution served (each reports its own result). */
+  joined?: SyncOutcome[];
+}
+
+/** The service is shutting down: the run goes back to the queue and is finished at the next start. */
+export class SyncInterruptedError extends Error {
+  constructor(readonly runId: number) {
+    super(`Sync run ${runId} was interrupted by shutdown; it will run again at the next start`);
+    this.name = 'SyncInterruptedError';
+  }
+}
+
+export interface SyncEngineOptions {
+  db: Database;
+  api: WhoopApi;
+  tokens: TokenStore;
+  runs: SyncRuns;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+  connectUrl: string;
+  /** Aborted when the service shuts down. */
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+export class SyncEngine {
+  private readonly now: () => Date;
+  private readonly inFlight = new InFlight();
+
+  constructor(private readonly options: SyncEngineOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Records a run and executes it. */
+  async syncAll(request: SyncRequest): Promise<SyncOutcome> {
+    const run = await this.options.runs.create(request);
+    return this.execute(run.id);
+  }
+
+  /** Executes a recorded run once no other run is in progress (in this or any other process). */
+  execute(runId: number): Promise<SyncOutcome> {
+    return this.inFlight.track(
+      this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId)).then((result) => (result as { value: SyncOutcome }).value),
+    );
+  }
+
+  /** Resolves true once no run is executing or waiting in this process, or false after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<boolean> {
+    return this.inFlight.idle(timeoutMs);
+  }
+
+  private async executeLocked(runId: number): Promise<SyncOutcome> {
+    const { runs, tokens, metrics, log } = this.options;
+    const existing = await runs.get(runId);
+    if (!existing) throw new Error(`Sync run ${runId} does not exist`);
+    // Finished while this caller waited for the lock: it was joined to an earlier execution.
+    if (existing.status === 'succeeded' || existing.status === 'failed') return outcomeOf(existing);
+
+    // A run found "running" here is an orphan (its process died: the lock is free), and every queued
+    // run joins this one, so requests that pile up behind a sync cost one more WHOOP sync, not one each.
+    const startedAt = Date.now();
+    const { ids, days, window } = await runs.startWithQueued(runId, (largest) => {
+      const end = this.now();
+      return { start: new Date(end.getTime() - largest * DAY_MS), end };
+    });
+    log.info({ runId, joined: ids.filter((id) => id !== runId), days }, 'sync started');
+
+    const counts = emptyCounts();
+    const failures: Error[] = [];
+    const accounts = await tokens.accounts();
+    if (accounts.length === 0) {
+      failures.push(new Error(`No WHOOP account is connected yet: connect one at ${this.options.connectUrl}`));
+    }
+    for (const account of accounts) {
+      try {
+        await this.syncAccount(account.userId, window, counts);
+      } catch (error) {
+        failures.push(error as Error);
+      }
+    }
+
+    if (this.options.signal?.aborted) {
+      await runs.requeue(ids);
+      log.warn({ runs: ids }, 'sync interrupted by shutdown; it will run again at the next start');
+      throw new SyncInterruptedError(runId);
+    }
+
+    const error = failures.length > 0 ? summarize(failures) : undefined;
+    const status = error ? 'failed' : 'succeeded';
+    const finished = await runs.finish(ids, status, counts, accounts.length, error);
+    const durationMs = Date.now() - startedAt;
+    const run = finished.find((r) => r.id === runId)!;
+
+    for (const each of finished) metrics.syncRuns.inc({ trigger: each.trigger, outcome: status });
+    metrics.syncDuration.observe({ trigger: run.trigger }, durationMs / 1000);
+    for (const name of RESOURCES) {
+      metrics.recordsWritten.inc({ resource: name }, counts[name].upserted);
+      metrics.recordsDeleted.inc({ resource: name }, counts[name].deleted);
+    }
+    if (status === 'succeeded') {
+      metrics.lastSuccess.set(Date.now() / 1000);
+      log.info({ runs: ids, counts, durationMs }, 'sync succeeded');
+    } else {
+      for (const failure of failures) log.error({ err: failure, runs: ids }, 'sync failed');
+    }
+    const outcome = (each: SyncRun): SyncOutcome => ({ run: each, status, counts, accounts: accounts.length, ...(error ? { error } : {}), durationMs });
+    return { ...outcome(run), joined: finished.filter((r) => r.id !== runId).map(outcome) };
+  }
+
+  private async syncAccount(userId: bigint, window: TimeWindow, counts: SyncCounts): Promise<void> {
+    const { api, tokens } = this.options;
+    // The four collections are read concurrently (pagination within each is inherently sequential), so a
+    // backfill takes about as long as its longest collection. Each is written once all its pages are in.
+    const fetched = Object.fromEntries(RESOURCES.map((name) => [name, api.listAll(userId, SPECS[name].collection, window)])) as Record<
+      Resource,
+      Promise<unknown[]>
+    >;
+    const writes = RESOURCES.map(async (name) => {
+      const records = await fetched[name];
+      const sleepStarts =
+        name === 'recoveries'
+          ? new Map(((await fetched.sleeps.catch(() => [])) as Sleep[]).map((sleep) => [sleep.id.toLowerCase(), sleep.start]))
+          : new Map<string, string>();
+      const written = await this.write(name, userId, window, records, sleepStarts);
+      counts[name].upserted += written.upserted;
+      counts[name].deleted += written.deleted;
+    });
+    const profile = Promise.all([api.profile(userId), api.body(userId)]).then(([p, b]) => tokens.saveProfile(userId, p, b));
+    const results = await Promise.allSettled([...writes, profile]);
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
+    if (failures.length > 0) throw failures.find((f) => f instanceof ReauthorizationRequiredError) ?? failures[0]!;
+  }
+
+  /** Upserts the window's records and deletes what WHOOP no longer returns, in one transaction. */
+  private async write(
+    name: Resource,
+    userId: bigint,
+    window: TimeWindow,
+    records: unknown[],
+    sleepStarts: ReadonlyMap<string, string>,
+  ): Promise<ResourceCounts> {
+    const { prisma } = this.options.db;
+    const spec = SPECS[name];
+    const rows = records.map((record) => spec.toRow(record, sleepStarts));
+    const keys = rows.map((row) => String(row[spec.key]));
+    const statements = [];
+    for (let i = 0; i < rows.length; i += BATCH_SIZE) {
+      statements.push(prisma.$executeRawUnsafe(SQL[name].upsert, JSON.stringify(rows.slice(i, i + BATCH_SIZE))));
+    }
+    statements.push(
+      prisma.$executeRawUnsafe(SQL[name].deleteMissing, userId.toString(), window.start.toISOString(), window.end.toISOString(), JSON.stringify(keys)),
+    );
+    const results = await prisma.$transaction(statements);
+    return { upserted: results.slice(0, -1).reduce((sum, n) => sum + n, 0), deleted: results.at(-1)! };
+  }
+}
+
+function summarize(failures: Error[]): string {
+  return [...new Set(failures.map((failure) => failure.message))].join('; ');
+}
+
+export function outcomeOf(run: SyncRun): SyncOutcome {
+  const counts = (run.counts as SyncCounts | null) ?? emptyCounts();
+  const durationMs = run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : 0;
+  return {
+    run,
+    status: run.status === 'succeeded' ? 'succeeded' : 'failed',
+    counts,
+    accounts: run.accounts ?? 0,
+    ...(run.error ? { error: run.error } : {}),
+    durationMs,
+  };
+}

@@ -1,0 +1,67 @@
+// Wires the sync engine, the result reporter and the background dispatcher, resumes work a previous
+// process left behind, and stops cleanly: on shutdown a running sync gets a few seconds to finish, then
+// is interrupted and put back in the queue for the next start.
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { SlackPoster } from '../slack/poster.js';
+import { Reporter } from '../slack/reporter.js';
+import { RunDispatcher } from './dispatcher.js';
+import { SyncEngine } from './engine.js';
+import { syncRuns, type SyncRuns } from './runs.js';
+
+/** How long shutdown waits for a running sync before interrupting it. */
+const DRAIN_MS = 8_000;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sync: SyncEngine;
+    syncRuns: SyncRuns;
+    dispatcher: RunDispatcher;
+  }
+}
+
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const runs = syncRuns(app.db);
+    const engine = new SyncEngine({
+      db: app.db,
+      api: app.whoop.api,
+      tokens: app.whoop.tokens,
+      runs,
+      metrics: app.metrics,
+      log: app.log.child({ component: 'sync' }),
+      connectUrl: app.whoop.connectUrl,
+      signal: app.whoop.shutdownSignal,
+    });
+    const reporter = new Reporter({
+      db: app.db,
+      poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
+      reportChannel: config.slack.reportChannel,
+      log: app.log.child({ component: 'slack' }),
+    });
+    const dispatcher = new RunDispatcher(engine, runs, reporter, app.log.child({ component: 'sync' }));
+    app.decorate('sync', engine);
+    app.decorate('syncRuns', runs);
+    app.decorate('dispatcher', dispatcher);
+
+    let recovery: Promise<void> = Promise.resolve();
+    app.addHook('onReady', async () => {
+      // In the background, after the seed (a resumed run needs the account it seeds).
+      recovery = app.whoop.seeded
+        .then(() => dispatcher.recover())
+        .catch((error: Error) => app.log.error({ err: error }, 'could not resume unfinished sync runs'));
+    });
+
+    app.addHook('preClose', async () => {
+      if (!(await dispatcher.idle(DRAIN_MS)) || !(await engine.idle(0))) {
+        app.log.warn('a sync is still running; interrupting it (it will run again at the next start)');
+      }
+      // Cancels whatever still talks to WHOOP (an interrupted run, a slow seed) so the database can close.
+      app.whoop.shutdown();
+      await recovery;
+      await dispatcher.idle(DRAIN_MS);
+      await engine.idle(DRAIN_MS);
+    });
+  },
+  { name: 'sync', dependencies: ['database', 'metrics', 'whoop'] },
+);

@@ -1,0 +1,105 @@
+// The WHOOP v2 developer API, as the sync engine needs it: the four collections read page by page over a
+// time window, and the member's profile and body measurement.
+import type { z } from 'zod';
+import { WhoopApiError, WhoopResponseError } from './errors.js';
+import type { WhoopHttp } from './http.js';
+import { bodySchema, pageSchema, parseResponse, profileSchema, type Body, type Profile } from './schemas.js';
+import type { TokenGuard } from './token-guard.js';
+
+/** WHOOP's maximum page size. */
+export const PAGE_LIMIT = 25;
+/** A year is ~15 pages; anything near this means the pagination is looping. */
+const MAX_PAGES = 2_000;
+
+export interface Collection<T extends z.ZodType> {
+  /** Path under /developer, e.g. `/v2/cycle`. */
+  path: string;
+  /** Bounded metrics label. */
+  endpoint: string;
+  /** Singular noun for error messages. */
+  noun: string;
+  schema: T;
+}
+
+export interface TimeWindow {
+  start: Date;
+  end: Date;
+}
+
+export class WhoopApi {
+  constructor(
+    private readonly http: WhoopHttp,
+    private readonly guard: TokenGuard,
+  ) {}
+
+  /** Every record of `collection` whose start lies in [window.start, window.end), newest first. */
+  async listAll<T extends z.ZodType>(userId: bigint, collection: Collection<T>, window: TimeWindow): Promise<z.infer<T>[]> {
+    const records: z.infer<T>[] = [];
+    const seenTokens = new Set<string>();
+    let nextToken: string | undefined;
+    for (let page = 1; ; page++) {
+      if (page > MAX_PAGES) throw new WhoopResponseError(`WHOOP returned more than ${MAX_PAGES} pages of ${collection.noun}s`);
+      const body = await this.get(userId, collection.path, collection.endpoint, {
+        limit: String(PAGE_LIMIT),
+        // The same start and end on every page, as WHOOP requires.
+        start: window.start.toISOString(),
+        end: window.end.toISOString(),
+        nextToken,
+      });
+      const { records: raw, next_token } = parseResponse(pageSchema, body, `${collection.noun} page`);
+      for (const record of raw) records.push(parseResponse(collection.schema, record, `${collection.noun} (record ${records.length + 1})`));
+      if (!next_token) return records;
+      if (seenTokens.has(next_token)) throw new WhoopResponseError(`WHOOP repeated a page token while listing ${collection.noun}s`);
+      seenTokens.add(next_token);
+      nextToken = next_token;
+    }
+  }
+
+  async profile(userId: bigint): Promise<Profile> {
+    return parseResponse(profileSchema, await this.get(userId, '/v2/user/profile/basic', 'profile'), 'profile');
+  }
+
+  async body(userId: bigint): Promise<Body> {
+    return parseResponse(bodySchema, await this.get(userId, '/v2/user/measurement/body', 'body_measurement'), 'body measurement');
+  }
+
+  /** Profile and body of whoever owns `accessToken` (a grant not yet stored: a new connection). */
+  async identify(accessToken: string): Promise<{ profile: Profile; body: Body }> {
+    const [profile, body] = await Promise.all([
+      this.send(accessToken, '/v2/user/profile/basic', 'profile'),
+      this.send(accessToken, '/v2/user/measurement/body', 'body_measurement'),
+    ]);
+    return { profile: parseResponse(profileSchema, expectOk(profile, 'profile'), 'profile'), body: parseResponse(bodySchema, expectOk(body, 'body measurement'), 'body measurement') };
+  }
+
+  /** GET with the account's token; a 401 gets one refresh and one retry. */
+  private async get(userId: bigint, path: string, endpoint: string, query?: Record<string, string | undefined>): Promise<unknown> {
+    let token = await this.guard.ensureTokenFresh(userId);
+    let response = await this.send(token, path, endpoint, query);
+    if (response.status === 401) {
+      token = await this.guard.ensureTokenFresh(userId, token);
+      response = await this.send(token, path, endpoint, query);
+      if (response.status === 401) {
+        throw new WhoopApiError(`WHOOP refused a freshly refreshed access token for GET ${path} (HTTP 401)`, 401);
+      }
+    }
+    return expectOk(response, path);
+  }
+
+  private send(accessToken: string, path: string, endpoint: string, query?: Record<string, string | undefined>) {
+    return this.http.request({
+      method: 'GET',
+      path: `/developer${path}`,
+      endpoint,
+      query,
+      headers: { authorization: `Bearer ${accessToken}` },
+      idempotent: true,
+    });
+  }
+}
+
+function expectOk(response: { status: number; body: unknown }, what: string): unknown {
+  if (response.status === 200) return response.body;
+  const detail = typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? '').slice(0, 200);
+  throw new WhoopApiError(`WHOOP answered HTTP ${response.status} to GET ${what}${detail ? `: ${detail}` : ''}`, response.status);
+}

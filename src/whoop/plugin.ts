@@ -1,0 +1,84 @@
+// Wires the WHOOP integration from configuration: HTTP client, OAuth, token store and guard, API; and
+// seeds the token store from WHOOP_REFRESH_TOKEN on first start.
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { WhoopApi } from './api.js';
+import { WhoopHttp } from './http.js';
+import { WhoopOAuth } from './oauth.js';
+import { SlidingWindowLimiter } from './rate-limiter.js';
+import { seedFromEnvironment } from './seed.js';
+import { TokenGuard } from './token-guard.js';
+import { tokenStore, type TokenStore } from './token-store.js';
+
+/** WHOOP allows 100 requests per minute per app; stay a little under it. */
+const REQUESTS_PER_MINUTE = 90;
+
+export interface Whoop {
+  api: WhoopApi;
+  guard: TokenGuard;
+  tokens: TokenStore;
+  /** Undefined until WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET are configured. */
+  oauth: WhoopOAuth | undefined;
+  /** PUBLIC_URL/oauth/whoop: where a person connects (or reconnects) an account. */
+  connectUrl: string;
+  /** Settles once the token store was seeded from WHOOP_REFRESH_TOKEN (or there was nothing to seed). */
+  seeded: Promise<void>;
+  /** Aborted by `shutdown()`: cancels WHOOP requests and retry waits in progress. */
+  shutdownSignal: AbortSignal;
+  shutdown(): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    whoop: Whoop;
+  }
+}
+
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const shutdown = new AbortController();
+    const log = app.log.child({ component: 'whoop' });
+    const http = new WhoopHttp({
+      apiUrl: config.whoop.apiUrl,
+      metrics: app.metrics,
+      log,
+      limiter: new SlidingWindowLimiter(REQUESTS_PER_MINUTE, 60_000),
+      signal: shutdown.signal,
+    });
+    const { clientId, clientSecret } = config.whoop;
+    const oauth = clientId && clientSecret ? new WhoopOAuth(http, { clientId, clientSecret }) : undefined;
+    const tokens = tokenStore(app.db);
+    const connectUrl = `${config.publicUrl}/oauth/whoop`;
+    const guard = new TokenGuard({ db: app.db, tokens, oauth, maxAgeDays: config.whoop.tokenMaxAgeDays, connectUrl, metrics: app.metrics, log });
+    const api = new WhoopApi(http, guard);
+
+    if (!oauth) log.warn('WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET are not set: accounts cannot be connected or refreshed');
+    app.metrics.accountsReauthorizationRequired.set(await tokens.countReauthorizationRequired());
+
+    let seeded: Promise<void> = Promise.resolve();
+    app.addHook('onReady', async () => {
+      // In the background: a slow or unreachable WHOOP must not delay start-up.
+      if (config.whoop.seedRefreshToken && oauth) {
+        seeded = seedFromEnvironment({ db: app.db, oauth, api, tokens, refreshToken: config.whoop.seedRefreshToken, log }).catch((error: Error) => {
+          log.error({ err: error }, `could not seed the WHOOP token store from WHOOP_REFRESH_TOKEN: ${error.message}`);
+        });
+      } else if (config.whoop.seedRefreshToken) {
+        log.warn('WHOOP_REFRESH_TOKEN is set but WHOOP_CLIENT_ID/WHOOP_CLIENT_SECRET are not: it cannot be used');
+      }
+    });
+
+    app.decorate('whoop', {
+      api,
+      guard,
+      tokens,
+      oauth,
+      connectUrl,
+      get seeded() {
+        return seeded;
+      },
+      shutdownSignal: shutdown.signal,
+      shutdown: () => shutdown.abort(),
+    });
+  },
+  { name: 'whoop', dependencies: ['database', 'metrics'] },
+);

@@ -1,0 +1,134 @@
+// ensureTokenFresh: hands out a valid access token for an account, refreshing the grant when the access
+// token is about to expire or the grant is older than TOKEN_MAX_AGE_DAYS.
+//
+// WHOOP refresh tokens are single-use. If two refreshes race with the same refresh token, one of them
+// fails and can leave the stored grant dead, so a refresh happens under a lock shared by every process
+// using the database (and, inside one process, every caller shares the same in-flight refresh). Whoever
+// waited for the lock re-reads the stored pair instead of refreshing again. The new pair is stored before
+// anyone uses it.
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../db/database.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { ReauthorizationRequiredError, WhoopOAuthError } from './errors.js';
+import type { WhoopOAuth } from './oauth.js';
+import type { StoredToken, TokenStore } from './token-store.js';
+
+/** Refresh this long before the access token expires, so no request is sent with a dying token. */
+const EXPIRY_MARGIN_MS = 5 * 60_000;
+const DAY_MS = 86_400_000;
+
+export interface TokenGuardOptions {
+  db: Database;
+  tokens: TokenStore;
+  /** Undefined when WHOOP_CLIENT_ID/SECRET are not configured: refreshing is then impossible. */
+  oauth: WhoopOAuth | undefined;
+  maxAgeDays: number;
+  /** Where a person reconnects an account: PUBLIC_URL/oauth/whoop. */
+  connectUrl: string;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+  now?: () => Date;
+}
+
+export class TokenGuard {
+  private readonly inflight = new Map<bigint, Promise<string>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly options: TokenGuardOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Returns an access token that is valid for at least a few minutes. Pass `rejected` when WHOOP
+   * answered 401 to that token: it is then replaced even if it looks fresh.
+   */
+  async ensureTokenFresh(userId: bigint, rejected?: string): Promise<string> {
+    const token = await this.options.tokens.get(userId);
+    if (!token) throw new Error(`No WHOOP token is stored for account ${userId}; connect it at ${this.options.connectUrl}`);
+    this.assertUsable(token);
+    if (!this.needsRefresh(token) && token.accessToken !== rejected) return token.accessToken;
+    return this.refreshOnce(userId, rejected ?? token.accessToken);
+  }
+
+  private refreshOnce(userId: bigint, stale: string): Promise<string> {
+    const running = this.inflight.get(userId);
+    if (running) return running;
+    const refresh = this.options.db
+      .withLock(tokenLockKey(userId), () => this.refreshLocked(userId, stale))
+      .then((result) => (result as { value: string }).value)
+      .finally(() => this.inflight.delete(userId));
+    this.inflight.set(userId, refresh);
+    return refresh;
+  }
+
+  private async refreshLocked(userId: bigint, stale: string): Promise<string> {
+    const { tokens, metrics, log } = this.options;
+    // Re-read under the lock: another process may have refreshed while this one waited.
+    const token = await tokens.get(userId);
+    if (!token) throw new Error(`No WHOOP token is stored for account ${userId}`);
+    this.assertUsable(token);
+    if (token.accessToken !== stale && !this.needsRefresh(token)) return token.accessToken;
+
+    if (!this.options.oauth) {
+      throw new Error('WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET must be set to refresh WHOOP tokens');
+    }
+    if (!token.refreshToken) {
+      return this.giveUp(userId, 'no refresh token is stored (the offline scope was not granted)');
+    }
+    let fresh;
+    try {
+      fresh = await this.options.oauth.refresh(token.refreshToken);
+    } catch (error) {
+      if (error instanceof WhoopOAuthError && error.code === 'invalid_grant') {
+        metrics.tokenRefreshes.inc({ outcome: 'invalid_grant' });
+        return this.giveUp(userId, 'WHOOP answered invalid_grant to a token refresh');
+      }
+      metrics.tokenRefreshes.inc({ outcome: 'failed' });
+      throw error;
+    }
+    await this.persist(userId, fresh);
+    metrics.tokenRefreshes.inc({ outcome: 'succeeded' });
+    log.info({ userId: userId.toString(), expiresInSeconds: fresh.expires_in }, 'WHOOP token refreshed');
+    return fresh.access_token;
+  }
+
+  /** The spent refresh token is worthless now: losing the new pair would lose the grant, so insist. */
+  private async persist(userId: bigint, fresh: Parameters<TokenStore['saveTokens']>[1]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.tokens.saveTokens(userId, fresh, this.now());
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        this.options.log.error({ err: error, attempt }, 'could not store the refreshed WHOOP token; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    }
+  }
+
+  private async giveUp(userId: bigint, reason: string): Promise<never> {
+    await this.options.tokens.markReauthorizationRequired(userId, reason);
+    this.options.metrics.accountsReauthorizationRequired.set(await this.options.tokens.countReauthorizationRequired());
+    this.options.log.error({ userId: userId.toString(), reason }, 'WHOOP account needs to be reconnected');
+    throw new ReauthorizationRequiredError(userId, this.options.connectUrl, reason);
+  }
+
+  private assertUsable(token: StoredToken): void {
+    if (token.status === 'reauthorization_required') {
+      throw new ReauthorizationRequiredError(token.userId, this.options.connectUrl, token.statusReason ?? undefined);
+    }
+  }
+
+  private needsRefresh(token: StoredToken): boolean {
+    const now = this.now().getTime();
+    return (
+      token.expiresAt.getTime() - now < EXPIRY_MARGIN_MS || now - token.obtainedAt.getTime() > this.options.maxAgeDays * DAY_MS
+    );
+  }
+}
+
+/** A stable advisory-lock key per WHOOP account. */
+export function tokenLockKey(userId: bigint): bigint {
+  return createHash('sha256').update(`whoop-sync:token:${userId}`).digest().readBigInt64BE(0);
+}

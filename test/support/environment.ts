@@ -1,0 +1,119 @@
+// A complete test environment: a fresh database, a fake WHOOP with one member and generated data, a fake
+// Slack, and the real app listening on a real port, configured exactly as a user would configure it.
+import type { Config } from '../../src/config.js';
+import { signSlackRequest } from '../../src/slack/signature.js';
+import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
+import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type Member } from '../fakes/whoop-server.js';
+import { startApp, testConfig, type RunningApp } from './app.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
+
+export interface Environment {
+  db: TestDatabase;
+  whoop: FakeWhoop;
+  slack: FakeSlack;
+  member: Member;
+  env: Record<string, string>;
+  config: Config;
+  app: RunningApp;
+  /** Starts another app instance on the same database (Postgres only: PGlite is single-process). */
+  startAnotherApp(env?: Record<string, string>): Promise<RunningApp>;
+  /** Connects the member through the real OAuth flow, as a person in a browser would. */
+  connect(member?: Member): Promise<Response>;
+  /** Sends a correctly signed slash command. */
+  command(text: string, fields?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface EnvironmentOptions {
+  whoop?: FakeWhoopOptions;
+  /** Days of generated WHOOP data for the member (default 60). */
+  days?: number;
+  env?: Record<string, string>;
+}
+
+export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
+  const db = await createTestDatabase();
+  const whoop = await startFakeWhoop(options.whoop);
+  const slack = await startFakeSlack();
+  const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });
+  whoop.generate(member.user_id, { days: options.days ?? 60 });
+  const env = {
+    WHOOP_API_URL: whoop.url,
+    WHOOP_CLIENT_ID: whoop.clientId,
+    WHOOP_CLIENT_SECRET: whoop.clientSecret,
+    SLACK_API_URL: slack.apiUrl,
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    ...options.env,
+  };
+  const config = testConfig(db, env);
+  const apps: RunningApp[] = [];
+  const app = await startApp(config);
+  apps.push(app);
+  // PUBLIC_URL must point at the listening app for the OAuth redirect to come back to it.
+  const environment: Environment = {
+    db,
+    whoop,
+    slack,
+    member,
+    env,
+    config,
+    app,
+    async startAnotherApp(extra = {}) {
+      const other = await startApp(testConfig(db, { ...env, ...extra }));
+      apps.push(other);
+      return other;
+    },
+    connect: (who = member) => connect(app, whoop, who),
+    command: (text, fields) => sendCommand(app.url, text, fields),
+    async close() {
+      for (const running of apps.reverse()) await running.close().catch(() => {});
+      await whoop.close();
+      await slack.close();
+      await db.drop();
+    },
+  };
+  return environment;
+}
+
+async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promise<Response> {
+  const start = await fetch(`${app.url}/oauth/whoop`, { redirect: 'manual' });
+  if (start.status !== 302) throw new Error(`/oauth/whoop answered ${start.status}`);
+  const callback = await whoop.approve(start.headers.get('location')!, member.user_id);
+  // The redirect URI is built from PUBLIC_URL; point it at the app under test.
+  const url = new URL(callback);
+  return fetch(`${app.url}${url.pathname}${url.search}`);
+}
+
+export function slashCommandBody(text: string, fields: Record<string, string> = {}): string {
+  return new URLSearchParams({
+    token: 'deprecated-verification-token',
+    team_id: 'T0FAKE0001',
+    team_domain: 'testteam',
+    channel_id: 'C0CHANNEL1',
+    channel_name: 'health',
+    user_id: 'U0ALICE001',
+    user_name: 'alice',
+    command: '/sync',
+    text,
+    response_url: 'http://127.0.0.1:9/unused',
+    trigger_id: `${Date.now()}.${Math.random().toString(36).slice(2)}`,
+    api_app_id: 'A0APP00001',
+    ...fields,
+  }).toString();
+}
+
+export function signedHeaders(body: string, timestamp = Math.floor(Date.now() / 1000), secret = SIGNING_SECRET) {
+  return {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': signSlackRequest(secret, timestamp, body),
+  };
+}
+
+export function sendCommand(baseUrl: string, text: string, fields?: Record<string, string>): Promise<Response> {
+  const body = slashCommandBody(text, fields);
+  return fetch(`${baseUrl}/slack/commands`, { method: 'POST', headers: signedHeaders(body), body });
+}
