@@ -11,6 +11,9 @@ import metrics from './metrics/plugin.js';
 import { connectRoutes } from './whoop/connect-routes.js';
 import whoop from './whoop/plugin.js';
 import sync from './sync/plugin.js';
+import schedule from './schedule/plugin.js';
+import { metricsRoutes } from './metrics/routes.js';
+import { statusRoutes } from './http/status.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,8 +45,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(database, { config });
   await app.register(whoop, { config });
   await app.register(sync, { config });
+  await app.register(schedule, { config });
 
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
+  await app.register(statusRoutes);
   await app.register(connectRoutes);
   await app.register(slackCommandRoutes);
 

@@ -26,8 +26,6 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
   const replays = new ReplayGuard(2 * SLACK_SIGNATURE_TOLERANCE_SECONDS * 1000);
   const commands = app.metrics.slackCommands;
 
-  if (!signingSecret) app.log.warn('SLACK_SIGNING_SECRET is not set: POST /slack/commands answers 503 until it is');
-
   // Only form bodies are accepted here (this plugin's scope drops the JSON parser), and the "parser" keeps
   // the raw text: parsing happens after the signature check.
   app.removeAllContentTypeParsers();

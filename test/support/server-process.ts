@@ -17,6 +17,22 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/sync.ts', import.meta.url));
+
+/** Runs `npm run sync -- <args>` (its script, without npm) and collects its output. */
+export async function runSyncCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 export function startServerProcess(env: Record<string, string>, cwd?: string): ServerProcess {
   // Only what a person's shell would have: no inherited test configuration.
   const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_ENTRY], {

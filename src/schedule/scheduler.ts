@@ -1,0 +1,116 @@
+// Scheduled syncs with croner, through the same dispatcher as /sync (so their results are reported the
+// same way, to SLACK_REPORT_CHANNEL). Two guarantees:
+// - overrun protection: a slot does not start while this schedule's previous run is still queued or
+//   running (in any replica); the skip is logged and counted;
+// - one run per slot: with several replicas on one database, the replica that claims the slot in
+//   schedule_slots runs it, the others stand aside.
+import { Cron } from 'croner';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Schedule } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { RunDispatcher } from '../sync/dispatcher.js';
+import type { SyncRuns } from '../sync/runs.js';
+
+export interface ScheduledJob {
+  /** Stable name, used in sync_runs.requested_by, schedule_slots and the metrics label. */
+  name: string;
+  schedule: Schedule;
+  nextRun(): Date | null;
+}
+
+export type SlotResult = 'ran' | 'claimed_elsewhere' | 'skipped_overrun';
+
+export interface SchedulerOptions {
+  schedules: Schedule[];
+  timezone: string;
+  db: Database;
+  runs: SyncRuns;
+  dispatcher: RunDispatcher;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+}
+
+export function scheduleName(schedule: Schedule): string {
+  return `${schedule.cron} (${schedule.days} day${schedule.days === 1 ? '' : 's'})`;
+}
+
+/** The instant a schedule last fired at or before `at`, in its time zone. */
+export function slotAt(schedule: Schedule, timezone: string, at: Date): Date {
+  const cron = new Cron(schedule.cron, { timezone, paused: true });
+  // previousRuns looks strictly before the reference: a second later includes a slot at exactly `at`.
+  const [slot] = cron.previousRuns(1, new Date(at.getTime() + 1000));
+  cron.stop();
+  return slot ?? at;
+}
+
+/** The first instant after `from` at which a schedule fires, in its time zone. */
+export function nextRunAfter(schedule: Schedule, timezone: string, from: Date): Date | null {
+  const cron = new Cron(schedule.cron, { timezone, paused: true });
+  const next = cron.nextRun(from);
+  cron.stop();
+  return next;
+}
+
+export class Scheduler {
+  private readonly jobs: { job: Cron; name: string; schedule: Schedule }[] = [];
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  start(): void {
+    const { schedules, timezone, log } = this.options;
+    for (const schedule of schedules) {
+      const name = scheduleName(schedule);
+      const job = new Cron(
+        schedule.cron,
+        {
+          timezone,
+          name,
+          // This replica's previous slot is still running: skip (other replicas are covered by runSlot).
+          protect: () => this.skipped(name, slotAt(schedule, timezone, new Date())),
+          catch: (error) => log.error({ err: error, schedule: name }, 'scheduled sync failed'),
+        },
+        async () => {
+          await this.runSlot(schedule, slotAt(schedule, timezone, new Date()));
+        },
+      );
+      this.jobs.push({ job, name, schedule });
+      log.info({ schedule: name, timezone, nextRun: job.nextRun()?.toISOString() ?? null }, `scheduled sync: ${name}`);
+    }
+    if (schedules.length === 0) log.info('scheduled syncs are off (SYNC_SCHEDULES=off)');
+  }
+
+  get scheduled(): ScheduledJob[] {
+    return this.jobs.map(({ job, name, schedule }) => ({ name, schedule, nextRun: () => job.nextRun() }));
+  }
+
+  private skipped(name: string, slot: Date): void {
+    this.options.metrics.scheduleSkips.inc({ schedule: name });
+    this.options.log.warn({ schedule: name, slot: slot.toISOString() }, 'scheduled sync skipped: the previous run of this schedule is still busy');
+  }
+
+  stop(): void {
+    for (const { job } of this.jobs) job.stop();
+  }
+
+  /** Runs one slot of a schedule, unless its previous run is busy or another replica claimed it. */
+  async runSlot(schedule: Schedule, slot: Date): Promise<SlotResult> {
+    const { db, runs, dispatcher, metrics, log } = this.options;
+    const name = scheduleName(schedule);
+    const claimed = await db.prisma.scheduleSlot.createMany({ data: [{ schedule: name, slot }], skipDuplicates: true });
+    if (claimed.count === 0) {
+      log.debug({ schedule: name, slot: slot.toISOString() }, 'scheduled slot already claimed by another replica');
+      return 'claimed_elsewhere';
+    }
+    const busy = await db.prisma.syncRun.count({ where: { trigger: 'schedule', requestedBy: name, status: { in: ['queued', 'running'] } } });
+    if (busy > 0) {
+      this.skipped(name, slot);
+      return 'skipped_overrun';
+    }
+    const run = await runs.create({ days: schedule.days, trigger: 'schedule', requestedBy: name });
+    await db.prisma.scheduleSlot.update({ where: { schedule_slot: { schedule: name, slot } }, data: { runId: run.id } });
+    log.info({ schedule: name, slot: slot.toISOString(), runId: run.id }, 'scheduled sync starting');
+    await dispatcher.dispatch(run.id);
+    return 'ran';
+  }
+}

@@ -1,0 +1,84 @@
+// `npm run sync -- --days N` as a person runs it: a separate process configured by its environment,
+// talking to WHOOP over HTTP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../src/db/database.js';
+import { startFakeWhoop, type FakeWhoop, type Member } from './fakes/whoop-server.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { expectedIds } from './support/expected.js';
+import { storedIds } from './support/records.js';
+import { runSyncCli } from './support/server-process.js';
+
+describe('npm run sync', () => {
+  let whoop: FakeWhoop;
+  let member: Member;
+  let testDb: TestDatabase;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    whoop = await startFakeWhoop();
+    member = whoop.addMember({ first_name: 'Cli' });
+    whoop.generate(member.user_id, { days: 45 });
+    testDb = await createTestDatabase();
+    env = {
+      ...(testDb.databaseUrl ? { DATABASE_URL: testDb.databaseUrl } : {}),
+      DATA_DIR: testDb.dataDir,
+      WHOOP_API_URL: whoop.url,
+      WHOOP_CLIENT_ID: whoop.clientId,
+      WHOOP_CLIENT_SECRET: whoop.clientSecret,
+      WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
+    };
+  });
+  afterAll(async () => {
+    await whoop?.close();
+    await testDb?.drop();
+  });
+
+  async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+    const db = await openDatabase(testDb);
+    try {
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('stores exactly the records of the window and prints the counts; a second run changes no counts', async () => {
+    const first = await runSyncCli(['--days', '30'], env);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^✅ synced the last 30 days \(.+ → .+\) for 1 account\(s\) in \d+\.\d s$/m);
+
+    const { expected, stored, run } = await withDatabase(async (db) => {
+      const run = await db.prisma.syncRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
+      const window = { start: run.windowStart!, end: run.windowEnd! };
+      return { run, expected: expectedIds(whoop, member.user_id, window), stored: await storedIds(db, BigInt(member.user_id)) };
+    });
+    expect(run).toMatchObject({ trigger: 'cli', status: 'succeeded', days: 30 });
+    expect(stored).toEqual(expected);
+    for (const name of ['cycles', 'recoveries', 'sleeps', 'workouts'] as const) {
+      expect(first.stdout).toMatch(new RegExp(`^  ${name}\\s+${expected[name].length} written\\s+0 deleted$`, 'm'));
+    }
+
+    const second = await runSyncCli(['--days', '30'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout.split('\n').slice(1)).toEqual(first.stdout.split('\n').slice(1));
+    expect(await withDatabase((db) => storedIds(db, BigInt(member.user_id)))).toEqual(stored);
+    // The seed token was spent once, by the first run; the second used the stored grant.
+    expect(whoop.stats.refreshes).toBe(1);
+  });
+
+  it('exits non-zero with the reason on one line when the sync fails', async () => {
+    whoop.failNext(5, { status: 500, pathPrefix: '/v2/cycle' });
+    const result = await runSyncCli(['--days', '2'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('❌'))).toEqual([
+      expect.stringMatching(/^❌ sync failed: WHOOP request GET \/developer\/v2\/cycle failed: HTTP 500 \(after 5 attempts/),
+    ]);
+  }, 60_000);
+
+  it('refuses a bad --days with usage and exit code 2', async () => {
+    const result = await runSyncCli(['--days', 'ten'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--days must be a whole number from 1 to 365 (got "ten")');
+  });
+});

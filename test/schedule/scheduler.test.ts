@@ -1,0 +1,112 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { nextRunAfter, scheduleName, slotAt } from '../../src/schedule/scheduler.js';
+import { onPostgres } from '../support/database.js';
+import { clearRecords } from '../support/records.js';
+import { startEnvironment, type Environment } from '../support/environment.js';
+
+describe('schedule times', () => {
+  const [morning, afternoon, weekly] = loadConfig({}).sync.schedules as [any, any, any];
+
+  it('computes the default schedules in a non-UTC time zone', () => {
+    const from = new Date('2026-11-25T12:00:00Z'); // Wednesday, 07:00 in New York
+    expect(nextRunAfter(morning, 'America/New_York', from)?.toISOString()).toBe('2026-11-25T13:00:00.000Z');
+    expect(nextRunAfter(afternoon, 'America/New_York', from)?.toISOString()).toBe('2026-11-25T18:00:00.000Z');
+    expect(nextRunAfter(weekly, 'America/New_York', from)?.toISOString()).toBe('2026-11-29T14:00:00.000Z');
+    expect(weekly.days).toBe(30);
+  });
+
+  it('follows daylight saving time and custom schedules', () => {
+    // Berlin moves to summer time on 29 March 2026: 08:00 local is 07:00 UTC before, 06:00 UTC after.
+    expect(nextRunAfter(morning, 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'))?.toISOString()).toBe('2026-03-29T06:00:00.000Z');
+    const [custom] = loadConfig({ SYNC_SCHEDULES: '30 6 * * 1-5 = 2' }).sync.schedules;
+    expect(nextRunAfter(custom!, 'Asia/Kolkata', new Date('2026-11-27T02:00:00Z'))?.toISOString()).toBe('2026-11-30T01:00:00.000Z');
+  });
+
+  it('names the slot a late timer fired for', () => {
+    expect(slotAt(morning, 'UTC', new Date('2026-11-25T08:00:00.450Z')).toISOString()).toBe('2026-11-25T08:00:00.000Z');
+    expect(slotAt(morning, 'UTC', new Date('2026-11-25T08:00:00.000Z')).toISOString()).toBe('2026-11-25T08:00:00.000Z');
+  });
+});
+
+describe('scheduled syncs', () => {
+  let env: Environment;
+  const schedule = { cron: '0 0 1 1 *', days: 2 };
+  const slot = (n: number) => new Date(Date.UTC(2026, 0, 1 + n));
+  const prisma = () => env.app.app.db.prisma;
+
+  beforeAll(async () => {
+    env = await startEnvironment({ days: 5, env: { SLACK_REPORT_CHANNEL: 'C0REPORTS1', SYNC_TIMEZONE: 'Europe/Berlin' } });
+    expect((await env.connect()).status).toBe(200);
+  });
+  afterEach(async () => {
+    await env.app.app.dispatcher.idle(20_000);
+    await clearRecords(env.app.app.db);
+    await prisma().scheduleSlot.deleteMany();
+    env.slack.reset();
+  });
+  afterAll(async () => env?.close());
+
+  it('runs a real sync for a slot and reports a short line to SLACK_REPORT_CHANNEL', async () => {
+    expect(await env.app.app.scheduler.runSlot(schedule, slot(0))).toBe('ran');
+    const run = await prisma().syncRun.findFirstOrThrow();
+    expect(run).toMatchObject({ trigger: 'schedule', requestedBy: scheduleName(schedule), days: 2, status: 'succeeded' });
+    const [message] = await env.slack.waitForMessages(1);
+    expect(message!.channel).toBe('C0REPORTS1');
+    expect(message!.text).toMatch(/^✅ Scheduled sync done in .* — cycles \d+ · recoveries \d+ · sleeps \d+ · workouts \d+$/);
+    expect(message!.text).not.toContain('\n');
+  });
+
+  it('reports a failed scheduled sync', async () => {
+    env.whoop.failNext(5, { status: 503, pathPrefix: '/v2/cycle' });
+    await env.app.app.scheduler.runSlot(schedule, slot(1));
+    const [message] = await env.slack.waitForMessages(1, 30_000);
+    expect(message!.text).toMatch(/^❌ Scheduled sync failed: WHOOP request GET \/developer\/v2\/cycle failed: HTTP 503/);
+  }, 40_000);
+
+  it('skips a slot while the previous run of the schedule is still busy, and counts it', async () => {
+    const release = env.whoop.hold();
+    const first = env.app.app.scheduler.runSlot(schedule, slot(2));
+    await expect.poll(() => prisma().syncRun.count({ where: { status: 'running' } })).toBe(1);
+    expect(await env.app.app.scheduler.runSlot(schedule, slot(3))).toBe('skipped_overrun');
+    release();
+    expect(await first).toBe('ran');
+    expect(await prisma().syncRun.count()).toBe(1);
+    const skips = (await env.app.app.metrics.registry.getSingleMetric('whoop_sync_schedule_skipped_total')!.get()).values;
+    expect(skips).toEqual([expect.objectContaining({ labels: { schedule: scheduleName(schedule) }, value: 1 })]);
+  });
+
+  it('runs a slot once even when it fires twice', async () => {
+    const results = await Promise.all([env.app.app.scheduler.runSlot(schedule, slot(4)), env.app.app.scheduler.runSlot(schedule, slot(4))]);
+    expect(results.sort()).toEqual(['claimed_elsewhere', 'ran']);
+    expect(await prisma().syncRun.count()).toBe(1);
+  });
+
+  if (onPostgres) {
+    it('runs a slot once across two app instances on the same Postgres', async () => {
+      const other = await env.startAnotherApp({ SLACK_REPORT_CHANNEL: 'C0REPORTS1' });
+      const results = await Promise.all([env.app.app.scheduler.runSlot(schedule, slot(5)), other.app.scheduler.runSlot(schedule, slot(5))]);
+      expect(results.sort()).toEqual(['claimed_elsewhere', 'ran']);
+      await other.app.dispatcher.idle(20_000);
+      expect(await prisma().syncRun.count()).toBe(1);
+      expect(await env.slack.waitForMessages(1)).toHaveLength(1);
+    });
+  }
+});
+
+describe('the croner timers', () => {
+  let env: Environment;
+  beforeAll(async () => {
+    // Every second: proves the timers are wired to the sync and that overlapping slots are skipped.
+    env = await startEnvironment({ days: 2, env: { SYNC_SCHEDULES: '* * * * * * = 1' } });
+    expect((await env.connect()).status).toBe(200);
+  });
+  afterAll(async () => env?.close());
+
+  it('starts scheduled syncs by themselves and lists them with their next run', async () => {
+    await expect.poll(() => env.app.app.db.prisma.syncRun.count({ where: { trigger: 'schedule', status: 'succeeded' } }), { timeout: 10_000 }).toBeGreaterThan(0);
+    const [job] = env.app.app.scheduler.scheduled;
+    expect(job!.name).toBe('* * * * * * (1 day)');
+    expect(job!.nextRun()!.getTime()).toBeGreaterThan(Date.now() - 1000);
+  });
+});

@@ -1,0 +1,215 @@
+// POST /slack/commands end to end: signed requests over HTTP, the real app, the fake WHOOP holding or
+// failing, and the fake Slack receiving the result messages.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, testConfig } from '../support/app.js';
+import { createTestDatabase } from '../support/database.js';
+import { clearRecords } from '../support/records.js';
+import { SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
+
+describe('the /sync slash command', () => {
+  let env: Environment;
+  const prisma = () => env.app.app.db.prisma;
+  const post = (body: string, headers: Record<string, string>) => fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers, body });
+  const runCount = () => prisma().syncRun.count();
+  /** Waits until every accepted run was executed and reported. */
+  const settled = () => env.app.app.dispatcher.idle(30_000);
+
+  beforeAll(async () => {
+    env = await startEnvironment({ days: 30 });
+    expect((await env.connect()).status).toBe(200);
+  });
+  afterEach(async () => {
+    await settled();
+    await clearRecords(env.app.app.db);
+    env.slack.reset();
+    env.whoop.resetStats();
+  });
+  afterAll(async () => env?.close());
+
+  it('acknowledges at once with the ⏳ text, then posts a visible ✅ message with the counts', async () => {
+    env.whoop.resetStats();
+    const release = env.whoop.hold();
+    let ack: Response;
+    try {
+      const started = performance.now();
+      ack = await env.command('7');
+      const elapsed = performance.now() - started;
+      expect(ack.status).toBe(200);
+      expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 7 days...' });
+      // WHOOP has not answered anything yet: the ack did not wait for it.
+      expect(env.whoop.stats.requests.filter((r) => r.path.startsWith('/developer') && r.status !== 0)).toEqual([]);
+      expect(env.slack.messages).toEqual([]);
+      expect(elapsed).toBeLessThan(3000); // Slack's limit; the benchmark measures the real latency
+    } finally {
+      release();
+    }
+    const [message] = await env.slack.waitForMessages(1);
+    expect(message!.channel).toBe('C0CHANNEL1');
+    expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in \d+\.\d s: last 7 days \(\d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d UTC\), 1 account\n/);
+    const run = await prisma().syncRun.findFirstOrThrow();
+    const counts = run.counts as Record<string, { upserted: number }>;
+    expect(message!.text).toContain(`cycles ${counts.cycles!.upserted} · recoveries ${counts.recoveries!.upserted} · sleeps ${counts.sleeps!.upserted} · workouts ${counts.workouts!.upserted}`);
+    expect(counts.cycles!.upserted).toBeGreaterThanOrEqual(7);
+    expect(run).toMatchObject({ trigger: 'slack', requestedBy: 'U0ALICE001', channelId: 'C0CHANNEL1', days: 7, status: 'succeeded', reportError: null });
+    expect(run.reportedAt).toBeInstanceOf(Date);
+    // The seed's check: fresh synced_at values.
+    const fresh = await prisma().$queryRaw<{ synced_at: Date }[]>`SELECT synced_at FROM whoop_cycles ORDER BY synced_at DESC LIMIT 3`;
+    expect(Date.now() - fresh[0]!.synced_at.getTime()).toBeLessThan(60_000);
+  });
+
+  it('parses the argument as the design says', async () => {
+    const table: [string, number][] = [['', 3], ['7', 7], ['abc', 3], ['0', 1], ['-3', 1], ['999', 365], [' 14 ', 14], ['7.5', 3], ['7 days', 3]];
+    for (const [text, days] of table) {
+      const response = await env.command(text);
+      expect(await response.json(), `"/sync ${text}"`).toEqual({ response_type: 'ephemeral', text: `⏳ Syncing last ${days} ${days === 1 ? 'day' : 'days'}...` });
+    }
+    const runs = await prisma().syncRun.findMany({ orderBy: { id: 'asc' } });
+    expect(runs.map((run) => run.days)).toEqual(table.map(([, days]) => days));
+    await settled();
+    // Every acknowledged command got its own result message.
+    expect((await env.slack.waitForMessages(table.length)).every((m) => m.text.startsWith('✅'))).toBe(true);
+  });
+
+  it('posts ❌ and the error message when the sync fails', async () => {
+    env.whoop.failNext(5, { status: 500, pathPrefix: '/v2/recovery' });
+    await env.command('2');
+    const [message] = await env.slack.waitForMessages(1, 30_000);
+    expect(message!.text).toMatch(/^❌ WHOOP request GET \/developer\/v2\/recovery failed: HTTP 500 \(after 5 attempts over \d+ s\)$/);
+    expect(await prisma().syncRun.findFirstOrThrow()).toMatchObject({ status: 'failed' });
+  }, 40_000);
+
+  it('falls back to the response_url when the bot cannot post in the channel', async () => {
+    env.slack.failNext(1, { error: 'not_in_channel' });
+    await env.command('1', { response_url: env.slack.responseUrl('fallback-1') });
+    const [response] = await env.slack.waitForResponses(1);
+    expect(response!.id).toBe('fallback-1');
+    expect(response!.body.response_type).toBe('in_channel');
+    expect(String(response!.body.text)).toMatch(/^✅ Sync for <@U0ALICE001>/);
+    expect(env.slack.messages).toEqual([]);
+  });
+
+  it('keeps the reason on the run when no way of posting works', async () => {
+    env.slack.failAlways({ error: 'channel_not_found' });
+    env.slack.failResponseUrls(500);
+    try {
+      await env.command('1', { response_url: env.slack.responseUrl('dead') });
+      await settled();
+      const run = await prisma().syncRun.findFirstOrThrow();
+      expect(run.status).toBe('succeeded');
+      expect(run.reportedAt).toBeNull();
+      expect(run.reportError).toBe('chat.postMessage failed: channel_not_found; response_url answered HTTP 500');
+    } finally {
+      env.slack.failAlways(null);
+      env.slack.failResponseUrls(null);
+    }
+  });
+
+  it('runs one WHOOP sync at a time for concurrent commands and answers each of them', async () => {
+    const release = env.whoop.hold();
+    const acks = await Promise.all([env.command('3'), env.command('5'), env.command('2')]);
+    expect(acks.map((a) => a.status)).toEqual([200, 200, 200]);
+    release();
+    const messages = await env.slack.waitForMessages(3);
+    expect(messages.every((m) => m.text.startsWith('✅ Sync for <@U0ALICE001>'))).toBe(true);
+    const runs = await prisma().syncRun.findMany({ orderBy: { id: 'asc' } });
+    // Executions (runs sharing a start) never overlap.
+    const executions = [...new Map(runs.map((r) => [r.startedAt!.getTime(), r])).values()].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime());
+    for (let i = 1; i < executions.length; i++) {
+      expect(executions[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(executions[i - 1]!.finishedAt!.getTime());
+    }
+    expect(executions.length).toBeLessThan(3); // runs waiting behind a sync joined the next one
+  });
+
+  it('answers other commands with help and starts nothing', async () => {
+    const response = await env.command('', { command: '/whoop' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { response_type: string; text: string };
+    expect(body.response_type).toBe('ephemeral');
+    expect(body.text).toContain('/sync [days]');
+    expect(await runCount()).toBe(0);
+  });
+
+  it('answers ssl_check with an empty 200 and nothing else', async () => {
+    const response = await post('ssl_check=1&token=abc', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('');
+    expect(await runCount()).toBe(0);
+  });
+
+  it('refuses unsigned, tampered, stale, future, replayed and malformed requests with 401 and starts nothing', async () => {
+    const body = slashCommandBody('7');
+    const now = Math.floor(Date.now() / 1000);
+    const valid = signedHeaders(body, now);
+    const cases: [string, string, Record<string, string>][] = [
+      ['missing headers', body, { 'content-type': 'application/x-www-form-urlencoded' }],
+      ['tampered body', body.replace('text=7', 'text=365'), valid],
+      ['stale timestamp', body, signedHeaders(body, now - 301)],
+      ['future timestamp', body, signedHeaders(body, now + 301)],
+      ['wrong secret', body, signedHeaders(body, now, 'not-the-secret')],
+      ['garbage signature', body, { ...valid, 'x-slack-signature': 'v0=zzz' }],
+      ['non-numeric timestamp', body, { ...valid, 'x-slack-request-timestamp': 'yesterday' }],
+    ];
+    for (const [name, payload, headers] of cases) {
+      const response = await post(payload, headers);
+      expect(response.status, name).toBe(401);
+    }
+    const first = await post(body, valid);
+    expect(first.status).toBe(200);
+    const replay = await post(body, valid);
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toMatchObject({ message: 'request signature refused (replayed)' });
+    await settled();
+    expect(await runCount()).toBe(1);
+    const failures = (await env.app.app.metrics.registry.getSingleMetric('whoop_sync_slack_signature_failures_total')!.get()).values;
+    expect(Object.fromEntries(failures.map((v) => [v.labels.reason, v.value]))).toMatchObject({
+      missing_signature: 1,
+      signature_mismatch: 2,
+      stale_timestamp: 1,
+      future_timestamp: 1,
+      malformed_signature: 1,
+      malformed_timestamp: 1,
+      replayed: 1,
+    });
+  });
+
+  it('refuses other content types (415) and oversized bodies (413)', async () => {
+    const json = await fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"command":"/sync"}' });
+    expect(json.status).toBe(415);
+    const big = slashCommandBody('x'.repeat(20_000));
+    const oversized = await post(big, signedHeaders(big));
+    expect(oversized.status).toBe(413);
+    const get = await fetch(`${env.app.url}/slack/commands`);
+    expect(get.status).toBe(404);
+    expect(await runCount()).toBe(0);
+  });
+});
+
+describe('/sync with allowlists and without a signing secret', () => {
+  let env: Environment;
+  beforeAll(async () => {
+    env = await startEnvironment({ days: 3, env: { SLACK_ALLOWED_USER_IDS: 'U0ALICE001', SLACK_ALLOWED_CHANNEL_IDS: 'C0CHANNEL1,C0CHANNEL2' } });
+  });
+  afterAll(async () => env?.close());
+
+  it('refuses users and channels outside the allowlists with an ephemeral explanation', async () => {
+    const user = await env.command('3', { user_id: 'U0MALLORY1' });
+    expect(await user.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining("You aren't allowed to run `/sync`") });
+    const channel = await env.command('3', { channel_id: 'C0ELSEWHERE' });
+    expect(await channel.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining("isn't enabled in this channel") });
+    expect(await env.app.app.db.prisma.syncRun.count()).toBe(0);
+  });
+
+  it('answers 503 when SLACK_SIGNING_SECRET is not configured', async () => {
+    const db = await createTestDatabase();
+    const other = await startApp(testConfig(db, { ...env.env, SLACK_SIGNING_SECRET: '' }));
+    try {
+      const body = slashCommandBody('3');
+      const response = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
+      expect(response.status).toBe(503);
+      expect(await other.app.db.prisma.syncRun.count()).toBe(0);
+    } finally {
+      await other.close();
+      await db.drop();
+    }
+  });
+});

@@ -1,0 +1,89 @@
+// "Nothing acknowledged is lost": a /sync acknowledged by a process that is then killed (SIGKILL, no
+// chance to clean up) is run and answered by the next start.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
+import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { SIGNING_SECRET, sendCommand } from '../support/environment.js';
+import { startServerProcess } from '../support/server-process.js';
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('a /sync interrupted by a killed process', () => {
+  let whoop: FakeWhoop;
+  let slack: FakeSlack;
+  let testDb: TestDatabase;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    whoop = await startFakeWhoop();
+    slack = await startFakeSlack();
+    const member = whoop.addMember();
+    whoop.generate(member.user_id, { days: 10 });
+    testDb = await createTestDatabase();
+    env = {
+      ...(testDb.databaseUrl ? { DATABASE_URL: testDb.databaseUrl } : {}),
+      DATA_DIR: testDb.dataDir,
+      WHOOP_API_URL: whoop.url,
+      WHOOP_CLIENT_ID: whoop.clientId,
+      WHOOP_CLIENT_SECRET: whoop.clientSecret,
+      WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SYNC_SCHEDULES: 'off',
+    };
+  });
+  afterAll(async () => {
+    await whoop?.close();
+    await slack?.close();
+    await testDb?.drop();
+  });
+
+  it('is run again and answered after the restart', async () => {
+    const first = startServerProcess(env);
+    try {
+      const url = await first.listening();
+      await until(() => whoop.stats.requests.some((r) => r.path.endsWith('/measurement/body') && r.status === 200), 'the token seed');
+      const release = whoop.hold();
+      try {
+        const ack = await sendCommand(url, '5');
+        expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 5 days...' });
+        await until(() => whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0), 'the sync to reach WHOOP');
+        first.child.kill('SIGKILL');
+        await first.exited;
+      } finally {
+        release();
+      }
+    } finally {
+      await first.stop('SIGKILL');
+    }
+    expect(slack.messages).toEqual([]);
+
+    const second = startServerProcess(env);
+    try {
+      await second.listening();
+      const [message] = await slack.waitForMessages(1, 20_000);
+      expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in .*: last 5 days/);
+    } finally {
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    }
+    const db = await openDatabase(testDb);
+    try {
+      const runs = await db.prisma.syncRun.findMany();
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ status: 'succeeded', trigger: 'slack', days: 5, reportError: null });
+      expect(runs[0]!.reportedAt).toBeInstanceOf(Date);
+    } finally {
+      await db.close();
+    }
+    expect(slack.messages).toHaveLength(1);
+  }, 60_000);
+});
