@@ -1,5 +1,6 @@
 // The application factory. The server entry point and the tests build the same app, so what is tested is
 // what runs. Plugins load in dependency order: configuration, then resources, then routes.
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import database from './db/plugin.js';
@@ -40,6 +41,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   app.decorate('config', config);
   registerErrorHandling(app);
+  // Limits are set per public route (Slack ingress, OAuth); nothing else is limited.
+  await app.register(rateLimit, { global: false });
 
   await app.register(metrics);
   await app.register(database, { config });

@@ -74,8 +74,19 @@ async function openPostgres(url: string): Promise<Database> {
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const localLocks = new LocalLocks();
 
-  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A checked-out client whose connection dies (server restart, pg_terminate_backend) emits 'error'; the
+   * pool only listens on idle clients, and an unheard 'error' would crash the process. The query in
+   * progress fails on its own, which is how the caller learns about it.
+   */
+  async function checkout(): Promise<pg.PoolClient> {
     const client = await pool.connect();
+    client.on('error', () => {});
+    return client;
+  }
+
+  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await checkout();
     let failure: Error | undefined;
     try {
       return await fn(client);
@@ -114,8 +125,10 @@ async function openPostgres(url: string): Promise<Database> {
     // Callers in this process queue in memory first, so that waiting for a lock never ties up more than
     // one pooled connection per key (twenty waiters must not starve the holder of connections).
     withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>> {
-      return localLocks.run(key, options?.wait ?? true, () =>
-        withClient(async (client): Promise<LockResult<T>> => {
+      return localLocks.run(key, options?.wait ?? true, async (): Promise<LockResult<T>> => {
+        const client = await checkout();
+        let broken: Error | undefined;
+        try {
           if (options?.wait === false) {
             const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key.toString()]);
             if (!rows[0]?.locked) return { acquired: false };
@@ -125,10 +138,19 @@ async function openPostgres(url: string): Promise<Database> {
           try {
             return { acquired: true, value: await fn() };
           } finally {
-            await client.query('SELECT pg_advisory_unlock($1)', [key.toString()]);
+            // If the connection died meanwhile, its locks died with it: nothing to unlock, and the outcome
+            // of `fn` is what matters to the caller.
+            await client.query('SELECT pg_advisory_unlock($1)', [key.toString()]).catch((error: Error) => {
+              broken = error;
+            });
           }
-        }),
-      );
+        } catch (error) {
+          broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken ?? false);
+        }
+      });
     },
     async close() {
       if (closed) return;

@@ -5,17 +5,22 @@
 //   4. the command is read; /sync records a run and is acknowledged at once with "⏳ Syncing last N days...";
 //   5. only after the response has gone out does the sync start, in the background.
 import formbody from '@fastify/formbody';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parseDays } from './days.js';
 import { ackText, failureText, notAllowedText, unknownCommandText } from './messages.js';
 import { ReplayGuard } from './replay-guard.js';
-import { SLACK_SIGNATURE_TOLERANCE_SECONDS, verifySlackSignature } from './signature.js';
+import { SLACK_SIGNATURE_TOLERANCE_SECONDS, verifySlackSignature, type SignatureResult } from './signature.js';
 
 /** Slash-command payloads are a few hundred bytes; anything near this is not from Slack. */
 const BODY_LIMIT = 16 * 1024;
 
+/** Requests failing verification that one address may send per minute before it gets 429s. */
+const UNVERIFIED_PER_MINUTE = 30;
+
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The body as received, and the signature verdict, established before anything else runs. */
+    slack?: { raw: string; verdict: SignatureResult };
     /** Set when this request acknowledged a /sync: the run to start once the response is sent. */
     acceptedRunId?: number;
   }
@@ -33,8 +38,36 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
 
   const ephemeral = (reply: FastifyReply, text: string) => reply.status(200).send({ response_type: 'ephemeral', text });
 
-  app.post<{ Body: { raw: string } }>('/slack/commands', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-    const raw = typeof request.body?.raw === 'string' ? request.body.raw : '';
+  const routeOptions = {
+    bodyLimit: BODY_LIMIT,
+    // Verify first, so the rate limit below can tell Slack's requests from everything else.
+    preValidation: async (request: FastifyRequest<{ Body: { raw: string } }>) => {
+      const raw = typeof request.body?.raw === 'string' ? request.body.raw : '';
+      const verdict: SignatureResult = signingSecret
+        ? verifySlackSignature({
+            signingSecret,
+            signature: request.headers['x-slack-signature'],
+            timestamp: request.headers['x-slack-request-timestamp'],
+            rawBody: raw,
+            nowSeconds: Date.now() / 1000,
+          })
+        : { ok: false, reason: 'signature_mismatch', detail: 'no signing secret configured' };
+      request.slack = { raw, verdict };
+    },
+    // Correctly signed requests are never limited (they are Slack's); anything else from one address is
+    // limited, so a flood of forged requests cannot keep the service busy.
+    config: {
+      rateLimit: {
+        max: UNVERIFIED_PER_MINUTE,
+        timeWindow: 60_000,
+        hook: 'preHandler' as const,
+        allowList: (request: FastifyRequest) => request.slack?.verdict.ok === true,
+      },
+    },
+  };
+
+  app.post<{ Body: { raw: string } }>('/slack/commands', routeOptions, async (request, reply) => {
+    const { raw, verdict } = request.slack!;
     const fields = new URLSearchParams(raw);
 
     // Slack's certificate check: unsigned by design, must get a 200 and must start nothing.
@@ -47,15 +80,7 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
       return reply.status(503).send({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
     }
 
-    const signature = request.headers['x-slack-signature'];
-    const verdict = verifySlackSignature({
-      signingSecret,
-      signature,
-      timestamp: request.headers['x-slack-request-timestamp'],
-      rawBody: raw,
-      nowSeconds: Date.now() / 1000,
-    });
-    if (!verdict.ok || !replays.firstSighting(String(signature))) {
+    if (!verdict.ok || !replays.firstSighting(String(request.headers['x-slack-signature']))) {
       const reason = verdict.ok ? 'replayed' : verdict.reason;
       const detail = verdict.ok ? 'this exact signed request was already received' : verdict.detail;
       app.metrics.slackSignatureFailures.inc({ reason });

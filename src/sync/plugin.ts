@@ -44,6 +44,10 @@ export default fp<{ config: Config }>(
     app.decorate('syncRuns', runs);
     app.decorate('dispatcher', dispatcher);
 
+    // The last success survives restarts, so a restart does not look like "no sync for days" to alerts.
+    const lastSuccess = await app.db.prisma.syncRun.findFirst({ where: { status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, select: { finishedAt: true } });
+    if (lastSuccess?.finishedAt) app.metrics.lastSuccess.set(lastSuccess.finishedAt.getTime() / 1000);
+
     let recovery: Promise<void> = Promise.resolve();
     app.addHook('onReady', async () => {
       // In the background, after the seed (a resumed run needs the account it seeds).

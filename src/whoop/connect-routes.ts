@@ -28,7 +28,10 @@ export const connectRoutes: FastifyPluginAsync = async (app) => {
   const redirectUri = `${app.config.publicUrl}/oauth/whoop/callback`;
   const startAgain = `<a href="${escapeHtml(`${app.config.publicUrl}/oauth/whoop`)}">Start again</a>`;
 
-  app.get('/oauth/whoop', async (_request, reply) => {
+  // A person connects an account a few times at most; each visit writes a state row, so bound it.
+  const limited = { config: { rateLimit: { max: 20, timeWindow: 60_000 } } };
+
+  app.get('/oauth/whoop', limited, async (_request, reply) => {
     const { clientId } = app.config.whoop;
     if (!app.whoop.oauth || !clientId) {
       return page(reply, 503, 'WHOOP is not configured', 'Set WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET, restart whoop-sync, then open this page again.');
@@ -40,6 +43,7 @@ export const connectRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: CallbackQuery }>(
     '/oauth/whoop/callback',
     {
+      ...limited,
       schema: { querystring: callbackQuery },
       // A malformed callback is a person's browser, not an API client: answer with a page, not JSON.
       attachValidation: true,

@@ -184,6 +184,36 @@ describe('the /sync slash command', () => {
   });
 });
 
+describe('rate limits on the public routes', () => {
+  let env: Environment;
+  beforeAll(async () => {
+    env = await startEnvironment({ days: 2 });
+    expect((await env.connect()).status).toBe(200);
+  });
+  afterAll(async () => env?.close());
+
+  it('limits unverified Slack requests per address but never correctly signed ones', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 35; i++) {
+      const body = slashCommandBody('1');
+      statuses.push((await fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, 'forged'), body })).status);
+    }
+    expect(statuses.slice(0, 30)).toEqual(Array(30).fill(401));
+    expect(statuses.slice(30)).toEqual(Array(5).fill(429));
+    const genuine = await env.command('1');
+    expect(genuine.status).toBe(200);
+    await env.app.app.dispatcher.idle(20_000);
+  });
+
+  it('limits the OAuth routes per address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 22; i++) statuses.push((await fetch(`${env.app.url}/oauth/whoop`, { redirect: 'manual' })).status);
+    // One request was spent by connect() above.
+    expect(statuses.filter((s) => s === 302)).toHaveLength(19);
+    expect(statuses.slice(19)).toEqual([429, 429, 429]);
+  });
+});
+
 describe('/sync with allowlists and without a signing secret', () => {
   let env: Environment;
   beforeAll(async () => {
