@@ -1,5 +1,6 @@
 // `npm run sync -- --days N`: one sync against the configured database, through the same engine as
 // every other trigger. Prints the counts; exits non-zero with the reason on one line when it fails.
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -45,7 +46,7 @@ const app = await buildApp(config, { logger: loggerOptions(config, 'stderr') }).
 let exitCode = 0;
 try {
   await app.whoop.seeded;
-  const outcome = await app.sync.syncAll({ days, trigger: 'cli', requestedBy: process.env.USER ?? null });
+  const outcome = await app.sync.syncAll({ days, trigger: 'cli', requestedBy: userInfo().username });
   const { run } = outcome;
   const window = `${run.windowStart?.toISOString()} → ${run.windowEnd?.toISOString()}`;
   if (outcome.status === 'succeeded') {

@@ -95,7 +95,7 @@ export class Scheduler {
 
   /** Runs one slot of a schedule, unless its previous run is busy or another replica claimed it. */
   async runSlot(schedule: Schedule, slot: Date): Promise<SlotResult> {
-    const { db, runs, dispatcher, metrics, log } = this.options;
+    const { db, runs, dispatcher, log } = this.options;
     const name = scheduleName(schedule);
     const claimed = await db.prisma.scheduleSlot.createMany({ data: [{ schedule: name, slot }], skipDuplicates: true });
     if (claimed.count === 0) {

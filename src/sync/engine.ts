@@ -9,7 +9,7 @@ import { ReauthorizationRequiredError } from '../whoop/errors.js';
 import type { Sleep } from '../whoop/schemas.js';
 import { InFlight } from '../util/in-flight.js';
 import type { TokenStore } from '../whoop/token-store.js';
-import { cycles, deleteMissingSql, recoveries, sleeps, upsertSql, workouts, type ResourceSpec } from './resources.js';
+import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec } from './resources.js';
 import { emptyCounts, type ResourceCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
 
 const SPECS: Record<Resource, ResourceSpec<any>> = { cycles, recoveries, sleeps, workouts };
@@ -173,7 +173,7 @@ export class SyncEngine {
   ): Promise<ResourceCounts> {
     const { prisma } = this.options.db;
     const spec = SPECS[name];
-    const rows = records.map((record) => spec.toRow(record, sleepStarts));
+    const rows = records.map((record) => toRow(spec, record, sleepStarts));
     const keys = rows.map((row) => String(row[spec.key]));
     const statements = [];
     for (let i = 0; i < rows.length; i += BATCH_SIZE) {

@@ -16,9 +16,11 @@ import {
 
 type PgType = 'bigint' | 'uuid' | 'text' | 'timestamptz' | 'float8' | 'int4' | 'bool' | 'jsonb';
 
-interface Column {
+interface Column<R> {
   type: PgType;
-  /** SQL producing the value from the recordset row `x`; defaults to the column itself. */
+  /** The column's value, taken from the WHOOP record (and, for recoveries, the starts of their sleeps). */
+  value: (record: R, sleepStarts: ReadonlyMap<string, string>) => unknown;
+  /** SQL producing the stored value from the recordset row `x`; defaults to the column itself. */
   select?: string;
 }
 
@@ -30,25 +32,24 @@ export interface ResourceSpec<R> {
   keyType: 'bigint' | 'uuid';
   /** The column WHOOP filters a window by. */
   timeColumn: string;
-  columns: Record<string, Column>;
-  toRow(record: R, sleepStarts: ReadonlyMap<string, string>): Record<string, unknown>;
+  columns: Record<string, Column<R>>;
 }
 
-const common = (record: Cycle | Recovery | Sleep | Workout) => ({
-  user_id: record.user_id,
-  score_state: record.score_state,
-  raw: record,
-  created_at: record.created_at,
-  updated_at: record.updated_at,
-});
+type Scored = Cycle | Recovery | Sleep | Workout;
 
-const commonColumns: Record<string, Column> = {
-  user_id: { type: 'bigint' },
-  score_state: { type: 'text' },
-  raw: { type: 'jsonb' },
-  created_at: { type: 'timestamptz' },
-  updated_at: { type: 'timestamptz' },
-};
+/** Columns every WHOOP record has. */
+function commonColumns<R extends Scored>(): Record<string, Column<R>> {
+  return {
+    user_id: { type: 'bigint', value: (r) => r.user_id },
+    score_state: { type: 'text', value: (r) => r.score_state },
+    raw: { type: 'jsonb', value: (r) => r },
+    created_at: { type: 'timestamptz', value: (r) => r.created_at },
+    updated_at: { type: 'timestamptz', value: (r) => r.updated_at },
+  };
+}
+
+/** Optional values arrive absent or as explicit null: both are stored as NULL. */
+const optional = (value: unknown) => value ?? null;
 
 export const cycles: ResourceSpec<Cycle> = {
   name: 'cycles',
@@ -58,28 +59,20 @@ export const cycles: ResourceSpec<Cycle> = {
   keyType: 'bigint',
   timeColumn: 'start',
   columns: {
-    id: { type: 'bigint' },
-    ...commonColumns,
-    start: { type: 'timestamptz' },
-    end: { type: 'timestamptz' },
-    timezone_offset: { type: 'text' },
-    strain: { type: 'float8' },
-    kilojoule: { type: 'float8' },
-    average_heart_rate: { type: 'int4' },
-    max_heart_rate: { type: 'int4' },
+    id: { type: 'bigint', value: (r) => r.id },
+    ...commonColumns<Cycle>(),
+    start: { type: 'timestamptz', value: (r) => r.start },
+    end: { type: 'timestamptz', value: (r) => optional(r.end) },
+    timezone_offset: { type: 'text', value: (r) => optional(r.timezone_offset) },
+    strain: { type: 'float8', value: (r) => optional(r.score?.strain) },
+    kilojoule: { type: 'float8', value: (r) => optional(r.score?.kilojoule) },
+    average_heart_rate: { type: 'int4', value: (r) => optional(r.score?.average_heart_rate) },
+    max_heart_rate: { type: 'int4', value: (r) => optional(r.score?.max_heart_rate) },
   },
-  toRow: (r) => ({
-    id: r.id,
-    ...common(r),
-    start: r.start,
-    end: r.end ?? null,
-    timezone_offset: r.timezone_offset ?? null,
-    strain: r.score?.strain ?? null,
-    kilojoule: r.score?.kilojoule ?? null,
-    average_heart_rate: r.score?.average_heart_rate ?? null,
-    max_heart_rate: r.score?.max_heart_rate ?? null,
-  }),
 };
+
+const stage = (r: Sleep) => r.score?.stage_summary;
+const need = (r: Sleep) => r.score?.sleep_needed;
 
 export const sleeps: ResourceSpec<Sleep> = {
   name: 'sleeps',
@@ -89,60 +82,30 @@ export const sleeps: ResourceSpec<Sleep> = {
   keyType: 'uuid',
   timeColumn: 'start',
   columns: {
-    id: { type: 'uuid' },
-    ...commonColumns,
-    cycle_id: { type: 'bigint' },
-    v1_id: { type: 'bigint' },
-    start: { type: 'timestamptz' },
-    end: { type: 'timestamptz' },
-    timezone_offset: { type: 'text' },
-    nap: { type: 'bool' },
-    total_in_bed_time_milli: { type: 'int4' },
-    total_awake_time_milli: { type: 'int4' },
-    total_no_data_time_milli: { type: 'int4' },
-    total_light_sleep_time_milli: { type: 'int4' },
-    total_slow_wave_sleep_time_milli: { type: 'int4' },
-    total_rem_sleep_time_milli: { type: 'int4' },
-    sleep_cycle_count: { type: 'int4' },
-    disturbance_count: { type: 'int4' },
-    baseline_milli: { type: 'int4' },
-    need_from_sleep_debt_milli: { type: 'int4' },
-    need_from_recent_strain_milli: { type: 'int4' },
-    need_from_recent_nap_milli: { type: 'int4' },
-    respiratory_rate: { type: 'float8' },
-    sleep_performance_percentage: { type: 'float8' },
-    sleep_consistency_percentage: { type: 'float8' },
-    sleep_efficiency_percentage: { type: 'float8' },
-  },
-  toRow: (r) => {
-    const stages = r.score?.stage_summary;
-    const need = r.score?.sleep_needed;
-    return {
-      id: r.id,
-      ...common(r),
-      cycle_id: r.cycle_id ?? null,
-      v1_id: r.v1_id ?? null,
-      start: r.start,
-      end: r.end,
-      timezone_offset: r.timezone_offset ?? null,
-      nap: r.nap,
-      total_in_bed_time_milli: stages?.total_in_bed_time_milli ?? null,
-      total_awake_time_milli: stages?.total_awake_time_milli ?? null,
-      total_no_data_time_milli: stages?.total_no_data_time_milli ?? null,
-      total_light_sleep_time_milli: stages?.total_light_sleep_time_milli ?? null,
-      total_slow_wave_sleep_time_milli: stages?.total_slow_wave_sleep_time_milli ?? null,
-      total_rem_sleep_time_milli: stages?.total_rem_sleep_time_milli ?? null,
-      sleep_cycle_count: stages?.sleep_cycle_count ?? null,
-      disturbance_count: stages?.disturbance_count ?? null,
-      baseline_milli: need?.baseline_milli ?? null,
-      need_from_sleep_debt_milli: need?.need_from_sleep_debt_milli ?? null,
-      need_from_recent_strain_milli: need?.need_from_recent_strain_milli ?? null,
-      need_from_recent_nap_milli: need?.need_from_recent_nap_milli ?? null,
-      respiratory_rate: r.score?.respiratory_rate ?? null,
-      sleep_performance_percentage: r.score?.sleep_performance_percentage ?? null,
-      sleep_consistency_percentage: r.score?.sleep_consistency_percentage ?? null,
-      sleep_efficiency_percentage: r.score?.sleep_efficiency_percentage ?? null,
-    };
+    id: { type: 'uuid', value: (r) => r.id },
+    ...commonColumns<Sleep>(),
+    cycle_id: { type: 'bigint', value: (r) => optional(r.cycle_id) },
+    v1_id: { type: 'bigint', value: (r) => optional(r.v1_id) },
+    start: { type: 'timestamptz', value: (r) => r.start },
+    end: { type: 'timestamptz', value: (r) => r.end },
+    timezone_offset: { type: 'text', value: (r) => optional(r.timezone_offset) },
+    nap: { type: 'bool', value: (r) => r.nap },
+    total_in_bed_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_in_bed_time_milli) },
+    total_awake_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_awake_time_milli) },
+    total_no_data_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_no_data_time_milli) },
+    total_light_sleep_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_light_sleep_time_milli) },
+    total_slow_wave_sleep_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_slow_wave_sleep_time_milli) },
+    total_rem_sleep_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_rem_sleep_time_milli) },
+    sleep_cycle_count: { type: 'int4', value: (r) => optional(stage(r)?.sleep_cycle_count) },
+    disturbance_count: { type: 'int4', value: (r) => optional(stage(r)?.disturbance_count) },
+    baseline_milli: { type: 'int4', value: (r) => optional(need(r)?.baseline_milli) },
+    need_from_sleep_debt_milli: { type: 'int4', value: (r) => optional(need(r)?.need_from_sleep_debt_milli) },
+    need_from_recent_strain_milli: { type: 'int4', value: (r) => optional(need(r)?.need_from_recent_strain_milli) },
+    need_from_recent_nap_milli: { type: 'int4', value: (r) => optional(need(r)?.need_from_recent_nap_milli) },
+    respiratory_rate: { type: 'float8', value: (r) => optional(r.score?.respiratory_rate) },
+    sleep_performance_percentage: { type: 'float8', value: (r) => optional(r.score?.sleep_performance_percentage) },
+    sleep_consistency_percentage: { type: 'float8', value: (r) => optional(r.score?.sleep_consistency_percentage) },
+    sleep_efficiency_percentage: { type: 'float8', value: (r) => optional(r.score?.sleep_efficiency_percentage) },
   },
 };
 
@@ -156,33 +119,24 @@ export const recoveries: ResourceSpec<Recovery> = {
   // it comes from the sleeps read in the same sync, or from the stored sleep.
   timeColumn: 'sleep_start',
   columns: {
-    cycle_id: { type: 'bigint' },
-    ...commonColumns,
-    sleep_id: { type: 'uuid' },
+    cycle_id: { type: 'bigint', value: (r) => r.cycle_id },
+    ...commonColumns<Recovery>(),
+    sleep_id: { type: 'uuid', value: (r) => optional(r.sleep_id) },
     sleep_start: {
       type: 'timestamptz',
+      value: (r, sleepStarts) => (r.sleep_id && sleepStarts.get(r.sleep_id.toLowerCase())) ?? null,
       select: `COALESCE(x."sleep_start", (SELECT s."start" FROM "whoop_sleeps" s WHERE s."id" = x."sleep_id"))`,
     },
-    user_calibrating: { type: 'bool' },
-    recovery_score: { type: 'float8' },
-    resting_heart_rate: { type: 'float8' },
-    hrv_rmssd_milli: { type: 'float8' },
-    spo2_percentage: { type: 'float8' },
-    skin_temp_celsius: { type: 'float8' },
+    user_calibrating: { type: 'bool', value: (r) => optional(r.score?.user_calibrating) },
+    recovery_score: { type: 'float8', value: (r) => optional(r.score?.recovery_score) },
+    resting_heart_rate: { type: 'float8', value: (r) => optional(r.score?.resting_heart_rate) },
+    hrv_rmssd_milli: { type: 'float8', value: (r) => optional(r.score?.hrv_rmssd_milli) },
+    spo2_percentage: { type: 'float8', value: (r) => optional(r.score?.spo2_percentage) },
+    skin_temp_celsius: { type: 'float8', value: (r) => optional(r.score?.skin_temp_celsius) },
   },
-  toRow: (r, sleepStarts) => ({
-    cycle_id: r.cycle_id,
-    ...common(r),
-    sleep_id: r.sleep_id ?? null,
-    sleep_start: (r.sleep_id && sleepStarts.get(r.sleep_id.toLowerCase())) ?? null,
-    user_calibrating: r.score?.user_calibrating ?? null,
-    recovery_score: r.score?.recovery_score ?? null,
-    resting_heart_rate: r.score?.resting_heart_rate ?? null,
-    hrv_rmssd_milli: r.score?.hrv_rmssd_milli ?? null,
-    spo2_percentage: r.score?.spo2_percentage ?? null,
-    skin_temp_celsius: r.score?.skin_temp_celsius ?? null,
-  }),
 };
+
+const zone = (r: Workout) => r.score?.zone_durations;
 
 export const workouts: ResourceSpec<Workout> = {
   name: 'workouts',
@@ -192,57 +146,37 @@ export const workouts: ResourceSpec<Workout> = {
   keyType: 'uuid',
   timeColumn: 'start',
   columns: {
-    id: { type: 'uuid' },
-    ...commonColumns,
-    v1_id: { type: 'bigint' },
-    start: { type: 'timestamptz' },
-    end: { type: 'timestamptz' },
-    timezone_offset: { type: 'text' },
-    sport_name: { type: 'text' },
-    sport_id: { type: 'int4' },
-    strain: { type: 'float8' },
-    average_heart_rate: { type: 'int4' },
-    max_heart_rate: { type: 'int4' },
-    kilojoule: { type: 'float8' },
-    percent_recorded: { type: 'float8' },
-    distance_meter: { type: 'float8' },
-    altitude_gain_meter: { type: 'float8' },
-    altitude_change_meter: { type: 'float8' },
-    zone_zero_milli: { type: 'int4' },
-    zone_one_milli: { type: 'int4' },
-    zone_two_milli: { type: 'int4' },
-    zone_three_milli: { type: 'int4' },
-    zone_four_milli: { type: 'int4' },
-    zone_five_milli: { type: 'int4' },
-  },
-  toRow: (r) => {
-    const zones = r.score?.zone_durations;
-    return {
-      id: r.id,
-      ...common(r),
-      v1_id: r.v1_id ?? null,
-      start: r.start,
-      end: r.end,
-      timezone_offset: r.timezone_offset ?? null,
-      sport_name: r.sport_name ?? null,
-      sport_id: r.sport_id ?? null,
-      strain: r.score?.strain ?? null,
-      average_heart_rate: r.score?.average_heart_rate ?? null,
-      max_heart_rate: r.score?.max_heart_rate ?? null,
-      kilojoule: r.score?.kilojoule ?? null,
-      percent_recorded: r.score?.percent_recorded ?? null,
-      distance_meter: r.score?.distance_meter ?? null,
-      altitude_gain_meter: r.score?.altitude_gain_meter ?? null,
-      altitude_change_meter: r.score?.altitude_change_meter ?? null,
-      zone_zero_milli: zones?.zone_zero_milli ?? null,
-      zone_one_milli: zones?.zone_one_milli ?? null,
-      zone_two_milli: zones?.zone_two_milli ?? null,
-      zone_three_milli: zones?.zone_three_milli ?? null,
-      zone_four_milli: zones?.zone_four_milli ?? null,
-      zone_five_milli: zones?.zone_five_milli ?? null,
-    };
+    id: { type: 'uuid', value: (r) => r.id },
+    ...commonColumns<Workout>(),
+    v1_id: { type: 'bigint', value: (r) => optional(r.v1_id) },
+    start: { type: 'timestamptz', value: (r) => r.start },
+    end: { type: 'timestamptz', value: (r) => r.end },
+    timezone_offset: { type: 'text', value: (r) => optional(r.timezone_offset) },
+    sport_name: { type: 'text', value: (r) => optional(r.sport_name) },
+    sport_id: { type: 'int4', value: (r) => optional(r.sport_id) },
+    strain: { type: 'float8', value: (r) => optional(r.score?.strain) },
+    average_heart_rate: { type: 'int4', value: (r) => optional(r.score?.average_heart_rate) },
+    max_heart_rate: { type: 'int4', value: (r) => optional(r.score?.max_heart_rate) },
+    kilojoule: { type: 'float8', value: (r) => optional(r.score?.kilojoule) },
+    percent_recorded: { type: 'float8', value: (r) => optional(r.score?.percent_recorded) },
+    distance_meter: { type: 'float8', value: (r) => optional(r.score?.distance_meter) },
+    altitude_gain_meter: { type: 'float8', value: (r) => optional(r.score?.altitude_gain_meter) },
+    altitude_change_meter: { type: 'float8', value: (r) => optional(r.score?.altitude_change_meter) },
+    zone_zero_milli: { type: 'int4', value: (r) => optional(zone(r)?.zone_zero_milli) },
+    zone_one_milli: { type: 'int4', value: (r) => optional(zone(r)?.zone_one_milli) },
+    zone_two_milli: { type: 'int4', value: (r) => optional(zone(r)?.zone_two_milli) },
+    zone_three_milli: { type: 'int4', value: (r) => optional(zone(r)?.zone_three_milli) },
+    zone_four_milli: { type: 'int4', value: (r) => optional(zone(r)?.zone_four_milli) },
+    zone_five_milli: { type: 'int4', value: (r) => optional(zone(r)?.zone_five_milli) },
   },
 };
+
+/** The typed columns of one record, as the JSON object jsonb_to_recordset reads. */
+export function toRow<R>(spec: ResourceSpec<R>, record: R, sleepStarts: ReadonlyMap<string, string>): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const [name, column] of Object.entries(spec.columns)) row[name] = column.value(record, sleepStarts);
+  return row;
+}
 
 const quote = (identifier: string) => `"${identifier}"`;
 

@@ -1,97 +1,81 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeWhoop } from '../fakes/whoop-server.js';
 import { startApp, testConfig } from '../support/app.js';
 import { createTestDatabase, onPostgres } from '../support/database.js';
-import { clearRecords } from '../support/records.js';
-import { startEnvironment, type Environment } from '../support/environment.js';
+import { syncHarness } from '../support/sync-harness.js';
 
 describe('WHOOP tokens during syncs', () => {
-  let env: Environment;
-  let userId: bigint;
-  const db = () => env.app.app.db;
-  const sync = (days: number) => env.app.app.sync.syncAll({ days, trigger: 'cli', requestedBy: 'test' });
-
-  beforeAll(async () => {
-    env = await startEnvironment({ days: 100, whoop: { accessTokenLifetimeSeconds: 3600 } });
-    const connected = await env.connect();
-    expect(connected.status).toBe(200);
-    userId = BigInt(env.member.user_id);
-  });
-  afterEach(async () => {
-    await clearRecords(db());
-    env.whoop.resetStats();
-  });
-  afterAll(async () => env?.close());
+  const h = syncHarness({ days: 100, whoop: { accessTokenLifetimeSeconds: 3600 } });
 
   it('refreshes an expired access token once and succeeds', async () => {
-    env.whoop.expireAccessTokens();
-    const outcome = await sync(3);
+    h.env.whoop.expireAccessTokens();
+    const outcome = await h.sync(3);
     expect(outcome.status).toBe('succeeded');
-    expect(env.whoop.stats.refreshes).toBe(1);
-    expect(env.whoop.stats.invalidGrants).toBe(0);
-    const token = await db().prisma.whoopToken.findUniqueOrThrow({ where: { userId } });
+    expect(h.env.whoop.stats.refreshes).toBe(1);
+    expect(h.env.whoop.stats.invalidGrants).toBe(0);
+    const token = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
     expect(Date.now() - token.obtainedAt.getTime()).toBeLessThan(60_000);
   });
 
   it('refreshes a grant older than TOKEN_MAX_AGE_DAYS even if its access token is still valid', async () => {
-    await db().prisma.whoopToken.update({ where: { userId }, data: { obtainedAt: new Date(Date.now() - 21 * 86_400_000) } });
-    expect((await sync(1)).status).toBe('succeeded');
-    expect(env.whoop.stats.refreshes).toBe(1);
+    await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { obtainedAt: new Date(Date.now() - 21 * 86_400_000) } });
+    expect((await h.sync(1)).status).toBe('succeeded');
+    expect(h.env.whoop.stats.refreshes).toBe(1);
   });
 
   it('20 concurrent syncs refresh the token exactly once', async () => {
-    env.whoop.expireAccessTokens();
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => sync(2)));
+    h.env.whoop.expireAccessTokens();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => h.sync(2)));
     expect(outcomes.map((o) => o.status)).toEqual(Array(20).fill('succeeded'));
-    expect(env.whoop.stats.refreshes).toBe(1);
-    expect(env.whoop.stats.invalidGrants).toBe(0);
+    expect(h.env.whoop.stats.refreshes).toBe(1);
+    expect(h.env.whoop.stats.invalidGrants).toBe(0);
   });
 
   it('20 concurrent token requests share one refresh', async () => {
-    env.whoop.expireAccessTokens();
-    await db().prisma.whoopToken.update({ where: { userId }, data: { expiresAt: new Date() } });
-    const tokens = await Promise.all(Array.from({ length: 20 }, () => env.app.app.whoop.guard.ensureTokenFresh(userId)));
+    h.env.whoop.expireAccessTokens();
+    await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { expiresAt: new Date() } });
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => h.env.app.app.whoop.guard.ensureTokenFresh(h.userId)));
     expect(new Set(tokens).size).toBe(1);
-    expect(env.whoop.stats.refreshes).toBe(1);
+    expect(h.env.whoop.stats.refreshes).toBe(1);
   });
 
   it('marks the account for re-authorization on invalid_grant and tells the person where to reconnect', async () => {
-    env.whoop.revokeGrants();
-    env.whoop.expireAccessTokens();
-    const outcome = await sync(3);
+    h.env.whoop.revokeGrants();
+    h.env.whoop.expireAccessTokens();
+    const outcome = await h.sync(3);
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toBe(
-      `WHOOP authorization for account ${userId} has expired or was revoked (WHOOP answered invalid_grant to a token refresh). ` +
-        `Reconnect it at ${env.config.publicUrl}/oauth/whoop`,
+      `WHOOP authorization for account ${h.userId} has expired or was revoked (WHOOP answered invalid_grant to a token refresh). ` +
+        `Reconnect it at ${h.env.config.publicUrl}/oauth/whoop`,
     );
-    const token = await db().prisma.whoopToken.findUniqueOrThrow({ where: { userId } });
+    const token = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
     expect(token.status).toBe('reauthorization_required');
-    expect(env.whoop.stats.invalidGrants).toBe(1);
+    expect(h.env.whoop.stats.invalidGrants).toBe(1);
     // No further refresh attempts while the grant is dead.
-    expect((await sync(3)).error).toContain('Reconnect it at');
-    expect(env.whoop.stats.invalidGrants).toBe(1);
-    const gauge = (await env.app.app.metrics.registry.getSingleMetric('whoop_sync_accounts_reauthorization_required')!.get()).values[0]!.value;
+    expect((await h.sync(3)).error).toContain('Reconnect it at');
+    expect(h.env.whoop.stats.invalidGrants).toBe(1);
+    const gauge = (await h.env.app.app.metrics.registry.getSingleMetric('whoop_sync_accounts_reauthorization_required')!.get()).values[0]!.value;
     expect(gauge).toBe(1);
     // Reconnecting restores it.
-    expect((await env.connect()).status).toBe(200);
-    const after = await sync(1);
+    expect((await h.env.connect()).status).toBe(200);
+    const after = await h.sync(1);
     expect(after.error).toBeUndefined();
     expect(after.status).toBe('succeeded');
   });
 
   if (onPostgres) {
     it('a second app instance on the same Postgres shares the refresh: exactly one, no invalid_grant', async () => {
-      const other = await env.startAnotherApp();
-      env.whoop.expireAccessTokens();
-      await db().prisma.whoopToken.update({ where: { userId }, data: { expiresAt: new Date() } });
+      const other = await h.env.startAnotherApp();
+      h.env.whoop.expireAccessTokens();
+      await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { expiresAt: new Date() } });
       const tokens = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? env.app.app : other.app).whoop.guard.ensureTokenFresh(userId)),
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? h.env.app.app : other.app).whoop.guard.ensureTokenFresh(h.userId)),
       );
       expect(new Set(tokens).size).toBe(1);
-      const outcomes = await Promise.all([sync(2), other.app.sync.syncAll({ days: 2, trigger: 'cli' }), sync(2)]);
+      const outcomes = await Promise.all([h.sync(2), other.app.sync.syncAll({ days: 2, trigger: 'cli' }), h.sync(2)]);
       expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-      expect(env.whoop.stats.refreshes).toBe(1);
-      expect(env.whoop.stats.invalidGrants).toBe(0);
+      expect(h.env.whoop.stats.refreshes).toBe(1);
+      expect(h.env.whoop.stats.invalidGrants).toBe(0);
     });
   }
 });
