@@ -34,6 +34,33 @@ const list = optional(z.string())
 const integer = (min: number, max: number) =>
   z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+const KEY_FORMAT = 'must be 32 bytes, as 64 hex characters or base64 (e.g. openssl rand -base64 32)';
+
+/** A 256-bit key written as 64 hex characters or as base64 (44 characters; the URL-safe alphabet works too). */
+export function parseEncryptionKey(value: string): Buffer | undefined {
+  const text = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+    const key = Buffer.from(text, 'base64');
+    if (key.length === 32) return key;
+  }
+  return undefined;
+}
+
+const encryptionKey = text().refine((value) => parseEncryptionKey(value) !== undefined, KEY_FORMAT);
+
+const encryptionKeys = list.transform((keys, context) => {
+  const parsed = keys.map(parseEncryptionKey);
+  const bad = parsed.findIndex((key) => key === undefined);
+  if (bad >= 0) {
+    // Names the position, never the value: keys are secrets.
+    const which = keys.length > 1 ? `key ${bad + 1} of ${keys.length}` : 'the key';
+    context.addIssue({ code: 'custom', message: `${which} ${KEY_FORMAT}` });
+    return z.NEVER;
+  }
+  return parsed as Buffer[];
+});
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const envSchema = z.object({
@@ -59,6 +86,8 @@ const envSchema = z.object({
   TOKEN_MAX_AGE_DAYS: optional(
     z.coerce.number({ message: 'must be a number' }).positive('must be greater than 0').max(3650, 'must be at most 3650'),
   ).default(20),
+  TOKEN_ENCRYPTION_KEY: optional(encryptionKey),
+  TOKEN_ENCRYPTION_PREVIOUS_KEYS: encryptionKeys,
   SYNC_TIMEZONE: optional(
     text().refine((zone) => {
       try {
@@ -99,6 +128,15 @@ export interface Config {
     seedRefreshToken: string | undefined;
     seedAccessToken: string | undefined;
     tokenMaxAgeDays: number;
+  };
+  /**
+   * Encryption at rest of the stored WHOOP tokens (AES-256-GCM). `key` encrypts (and decrypts); the
+   * previous keys only decrypt, so that rows written under them can be re-encrypted during a key rotation.
+   * No key: tokens are stored as they are.
+   */
+  tokenEncryption: {
+    key?: Buffer;
+    previousKeys: Buffer[];
   };
   sync: {
     timezone: string;
@@ -169,7 +207,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.WHOOP_ACCESS_TOKEN && !e.WHOOP_REFRESH_TOKEN) {
     problems.push('WHOOP_ACCESS_TOKEN: is only used together with WHOOP_REFRESH_TOKEN, which is unset');
   }
+  if (e.TOKEN_ENCRYPTION_PREVIOUS_KEYS.length > 0 && !e.TOKEN_ENCRYPTION_KEY) {
+    problems.push('TOKEN_ENCRYPTION_PREVIOUS_KEYS: is only used together with TOKEN_ENCRYPTION_KEY, which is unset');
+  }
   if (problems.length > 0 || typeof schedules === 'string') throw new ConfigError(problems);
+  const key = e.TOKEN_ENCRYPTION_KEY ? parseEncryptionKey(e.TOKEN_ENCRYPTION_KEY) : undefined;
+  const previousKeys: Buffer[] = [];
+  for (const previous of e.TOKEN_ENCRYPTION_PREVIOUS_KEYS) {
+    // The current key and repeats add nothing.
+    if (!(key && previous.equals(key)) && !previousKeys.some((known) => known.equals(previous))) previousKeys.push(previous);
+  }
 
   return {
     port: e.PORT,
@@ -194,6 +241,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       seedAccessToken: e.WHOOP_ACCESS_TOKEN,
       tokenMaxAgeDays: e.TOKEN_MAX_AGE_DAYS,
     },
+    tokenEncryption: { ...(key ? { key } : {}), previousKeys },
     sync: { timezone: e.SYNC_TIMEZONE, schedules },
     metricsToken: e.METRICS_TOKEN,
   };

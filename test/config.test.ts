@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseSchedules } from '../src/config.js';
 
@@ -31,6 +32,7 @@ describe('configuration', () => {
       { cron: '0 9 * * 0', days: 30 },
     ]);
     expect(config.metricsToken).toBeUndefined();
+    expect(config.tokenEncryption).toEqual({ previousKeys: [] });
   });
 
   it('reads and normalises every variable', () => {
@@ -108,5 +110,50 @@ describe('configuration', () => {
     expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * *' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 8 \* \* \*" must look like/);
     expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * * = 0' })[0]).toMatch(/days must be a whole number from 1 to 365/);
     expect(problemsOf({ SYNC_SCHEDULES: '0 99 * * * = 3' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 99 \* \* \* = 3": invalid cron expression/);
+  });
+
+  describe('token encryption keys', () => {
+    const KEY_PROBLEM = 'must be 32 bytes, as 64 hex characters or base64 (e.g. openssl rand -base64 32)';
+    const bytes = (seed: string) => createHash('sha256').update(seed).digest();
+    const a = bytes('a');
+    const b = bytes('b');
+    const c = bytes('c');
+
+    it('reads a key given as 64 hex characters or as base64', () => {
+      expect(loadConfig({ TOKEN_ENCRYPTION_KEY: a.toString('hex') }).tokenEncryption).toEqual({ key: a, previousKeys: [] });
+      expect(loadConfig({ TOKEN_ENCRYPTION_KEY: a.toString('hex').toUpperCase() }).tokenEncryption.key).toEqual(a);
+      expect(loadConfig({ TOKEN_ENCRYPTION_KEY: a.toString('base64') }).tokenEncryption.key).toEqual(a);
+      expect(loadConfig({ TOKEN_ENCRYPTION_KEY: ` ${a.toString('base64')} ` }).tokenEncryption.key).toEqual(a);
+      expect(loadConfig({ TOKEN_ENCRYPTION_KEY: a.toString('base64url') }).tokenEncryption.key).toEqual(a);
+      expect(loadConfig({ TOKEN_ENCRYPTION_KEY: '' }).tokenEncryption).toEqual({ previousKeys: [] });
+    });
+
+    it('reads the previous keys, in order, without repeats or the current key', () => {
+      const config = loadConfig({
+        TOKEN_ENCRYPTION_KEY: a.toString('base64'),
+        TOKEN_ENCRYPTION_PREVIOUS_KEYS: ` ${b.toString('hex')}, ${c.toString('base64')},${b.toString('base64')}, ${a.toString('hex')},`,
+      });
+      expect(config.tokenEncryption).toEqual({ key: a, previousKeys: [b, c] });
+    });
+
+    it('refuses keys of the wrong size or format in one line, without echoing them', () => {
+      for (const bad of ['secret', a.toString('hex').slice(0, 62), `${a.toString('hex')}00`, bytes('x').subarray(0, 16).toString('base64'), `${a.toString('base64').slice(0, 42)}!=`]) {
+        const problems = problemsOf({ TOKEN_ENCRYPTION_KEY: bad });
+        expect(problems).toEqual([`TOKEN_ENCRYPTION_KEY: ${KEY_PROBLEM}`]);
+      }
+      expect(problemsOf({ TOKEN_ENCRYPTION_KEY: a.toString('hex'), TOKEN_ENCRYPTION_PREVIOUS_KEYS: `${b.toString('hex')},nope` })).toEqual([
+        `TOKEN_ENCRYPTION_PREVIOUS_KEYS: key 2 of 2 ${KEY_PROBLEM}`,
+      ]);
+      expect(problemsOf({ TOKEN_ENCRYPTION_KEY: a.toString('hex'), TOKEN_ENCRYPTION_PREVIOUS_KEYS: 'abc' })).toEqual([
+        `TOKEN_ENCRYPTION_PREVIOUS_KEYS: the key ${KEY_PROBLEM}`,
+      ]);
+    });
+
+    it('refuses previous keys without a current key', () => {
+      expect(problemsOf({ TOKEN_ENCRYPTION_PREVIOUS_KEYS: b.toString('base64') })).toEqual([
+        'TOKEN_ENCRYPTION_PREVIOUS_KEYS: is only used together with TOKEN_ENCRYPTION_KEY, which is unset',
+      ]);
+      expect(loadConfig({ TOKEN_ENCRYPTION_PREVIOUS_KEYS: ' , ' }).tokenEncryption).toEqual({ previousKeys: [] });
+    });
   });
 });

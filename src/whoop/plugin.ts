@@ -47,7 +47,8 @@ export default fp<{ config: Config }>(
     });
     const { clientId, clientSecret } = config.whoop;
     const oauth = clientId && clientSecret ? new WhoopOAuth(http, { clientId, clientSecret }) : undefined;
-    const tokens = tokenStore(app.db);
+    const tokens = tokenStore(app.db, config.tokenEncryption);
+    await tokens.encryptStoredTokens(log);
     const connectUrl = `${config.publicUrl}/oauth/whoop`;
     const guard = new TokenGuard({ db: app.db, tokens, oauth, maxAgeDays: config.whoop.tokenMaxAgeDays, connectUrl, metrics: app.metrics, log });
     const api = new WhoopApi(http, guard);
