@@ -37,6 +37,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestTimeout: 30_000,
     connectionTimeout: 30_000,
     return503OnClosing: true,
+    // A hop count means: believe that many proxies in front of the service.
+    trustProxy: typeof config.trustProxy === 'number' ? (_address: string, hop: number) => hop < (config.trustProxy as number) : config.trustProxy,
     forceCloseConnections: 'idle',
   });
   app.decorate('config', config);

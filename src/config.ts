@@ -100,6 +100,12 @@ const envSchema = z.object({
   ).default('UTC'),
   SYNC_SCHEDULES: optional(z.string()).default(DEFAULT_SCHEDULES),
   METRICS_TOKEN: optional(text()),
+  TRUST_PROXY: optional(
+    text().refine(
+      (value) => /^(true|false|\d{1,2})$/i.test(value) || value.split(',').every((part) => /^[0-9a-fA-F.:/]+$/.test(part.trim())),
+      'must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses/CIDRs',
+    ),
+  ),
 });
 
 export interface Config {
@@ -143,6 +149,11 @@ export interface Config {
     schedules: Schedule[];
   };
   metricsToken: string | undefined;
+  /**
+   * Whether to believe X-Forwarded-For (Fastify's trustProxy): behind a reverse proxy, the client's
+   * address (which rate limits and logs use) is only known through it.
+   */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {
@@ -177,6 +188,13 @@ export function parseSchedules(value: string): Schedule[] | string {
     schedules.push({ cron, days });
   }
   return schedules;
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  if (value === undefined || /^false$/i.test(value)) return false;
+  if (/^true$/i.test(value)) return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((part) => part.trim());
 }
 
 function withTrailingSlash(url: string): string {
@@ -244,5 +262,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
     sync: { timezone: e.SYNC_TIMEZONE, schedules },
     metricsToken: e.METRICS_TOKEN,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
 }

@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 
 /** JSON lines for log collectors; readable colour output when a person watches a terminal. */
@@ -6,6 +6,16 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>, destination: 'st
   const stream = destination === 'stdout' ? process.stdout : process.stderr;
   return {
     level: config.logLevel,
+    // Request lines carry the path only: query strings hold OAuth codes and states.
+    serializers: {
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: request.url.split('?')[0],
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
+    },
     // Never write credentials, even when a request or error object is logged whole.
     redact: {
       paths: [

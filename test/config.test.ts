@@ -94,6 +94,16 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads TRUST_PROXY as a flag, a hop count or a list of proxy addresses', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8' }).trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8']);
+    expect(problemsOf({ TRUST_PROXY: 'yes please' })).toEqual([
+      'TRUST_PROXY: must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses/CIDRs',
+    ]);
+  });
+
   it('refuses out-of-range ports and an access token without a refresh token', () => {
     expect(problemsOf({ PORT: '70000' })).toEqual(['PORT: must be at most 65535']);
     expect(problemsOf({ WHOOP_ACCESS_TOKEN: 'a' })).toEqual([

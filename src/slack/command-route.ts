@@ -20,11 +20,16 @@ const UNVERIFIED_PER_MINUTE = 30;
 declare module 'fastify' {
   interface FastifyRequest {
     /** The body as received, and the signature verdict, established before anything else runs. */
-    slack?: { raw: string; verdict: SignatureResult };
+    slack?: { raw: string; verdict: Verdict };
     /** Set when this request acknowledged a /sync: the run to start once the response is sent. */
     acceptedRunId?: number;
   }
 }
+
+type Verdict = SignatureResult | { ok: false; reason: 'replayed'; detail: string };
+
+/** Slack ids are upper-case letters and digits; anything else (NUL bytes included) is not stored. */
+const slackId = (value: string | null) => (value && /^[A-Z0-9]{1,32}$/.test(value) ? value : null);
 
 export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
   const { signingSecret, allowedUserIds, allowedChannelIds } = app.config.slack;
@@ -43,7 +48,7 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
     // Verify first, so the rate limit below can tell Slack's requests from everything else.
     preValidation: async (request: FastifyRequest<{ Body: { raw: string } }>) => {
       const raw = typeof request.body?.raw === 'string' ? request.body.raw : '';
-      const verdict: SignatureResult = signingSecret
+      let verdict: Verdict = signingSecret
         ? verifySlackSignature({
             signingSecret,
             signature: request.headers['x-slack-signature'],
@@ -52,6 +57,11 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
             nowSeconds: Date.now() / 1000,
           })
         : { ok: false, reason: 'signature_mismatch', detail: 'no signing secret configured' };
+      // A valid signature seen before is a replay. Hex letters may arrive in either case for the same
+      // digest, so the digest is compared in one case. Replays are then rate limited like forgeries.
+      if (verdict.ok && !replays.firstSighting(String(request.headers['x-slack-signature']).toLowerCase())) {
+        verdict = { ok: false, reason: 'replayed', detail: 'this exact signed request was already received' };
+      }
       request.slack = { raw, verdict };
     },
     // Correctly signed requests are never limited (they are Slack's); anything else from one address is
@@ -80,17 +90,15 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
       return reply.status(503).send({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
     }
 
-    if (!verdict.ok || !replays.firstSighting(String(request.headers['x-slack-signature']))) {
-      const reason = verdict.ok ? 'replayed' : verdict.reason;
-      const detail = verdict.ok ? 'this exact signed request was already received' : verdict.detail;
-      app.metrics.slackSignatureFailures.inc({ reason });
-      request.log.warn({ reason }, `Slack request refused: ${detail}`);
-      return reply.status(401).send({ error: 'Unauthorized', message: `request signature refused (${reason})` });
+    if (!verdict.ok) {
+      app.metrics.slackSignatureFailures.inc({ reason: verdict.reason });
+      request.log.warn({ reason: verdict.reason }, `Slack request refused: ${verdict.detail}`);
+      return reply.status(401).send({ error: 'Unauthorized', message: `request signature refused (${verdict.reason})` });
     }
 
     const command = fields.get('command') ?? '';
-    const userId = fields.get('user_id') ?? '';
-    const channelId = fields.get('channel_id') ?? '';
+    const userId = slackId(fields.get('user_id')) ?? '';
+    const channelId = slackId(fields.get('channel_id')) ?? '';
     if (command !== '/sync') {
       commands.inc({ outcome: 'help' });
       return ephemeral(reply, unknownCommandText(command));
@@ -114,7 +122,7 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
         trigger: 'slack',
         requestedBy: userId || null,
         channelId: channelId || null,
-        responseUrl: responseUrl && /^https?:\/\//.test(responseUrl) ? responseUrl : null,
+        responseUrl: responseUrl && /^https?:\/\/[^\s\0]+$/.test(responseUrl) ? responseUrl : null,
       });
       request.acceptedRunId = run.id;
     } catch (error) {
