@@ -1,0 +1,254 @@
+// Benchmark 1, the ack path: POST /slack/commands under 100 concurrent connections, every request a new,
+// correctly signed /sync. Compared with a bare Fastify route (same Fastify, same @fastify/formbody, same
+// JSON answer, no verification, no recording, Fastify's default of no logging) hammered by the same
+// generator with the same settings, in the same run. A second, unloaded measurement (one connection)
+// shows the per-request cost without queueing.
+//
+// Every accepted /sync records a sync_runs row and dispatches a background sync. The fake WHOOP is held
+// (hold()) for the whole load, so no WHOOP or sync work competes with the acknowledgements: what is
+// measured is the ack path itself (verify, record, answer; the background runs only queue behind the
+// first one). Afterwards WHOOP is released and the benchmark waits for the dispatcher to drain (every run
+// executed — queued runs coalesce into a few WHOOP syncs — and every result posted to the fake Slack).
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import formbody from '@fastify/formbody';
+import Fastify from 'fastify';
+import type { Config } from '../../src/config.js';
+import { parseDays } from '../../src/slack/days.js';
+import { ackText } from '../../src/slack/messages.js';
+import { SIGNING_SECRET } from '../support/environment.js';
+import { startBenchEnvironment } from './environment.js';
+import type { LoadJob, LoadResult } from './load.js';
+import { checkInterrupted, onCleanup, round, scoped, withTimeout } from './util.js';
+
+const require = createRequire(import.meta.url);
+const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
+const LOAD_ENTRY = fileURLToPath(new URL('./load.ts', import.meta.url));
+
+export interface AckOptions {
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** A second, unloaded measurement on one connection: the per-request cost without queueing. */
+  unloaded: { warmupSeconds: number; durationSeconds: number } | undefined;
+  /** `/sync` argument sent with every command. */
+  text: string;
+  /** Allowed ours − bare p99 difference at `connections`, in ms ("within a few milliseconds"). */
+  targetP99DeltaMs: number;
+  /** LOG_LEVEL of the app under test (default: info, the production default). */
+  logLevel?: Config['logLevel'];
+  /** How long to wait for the background runs to drain after the load. */
+  drainTimeoutMs: number;
+}
+
+export interface AckTargetResult {
+  name: string;
+  saturated: LoadResult;
+  unloaded?: LoadResult;
+}
+
+export interface AckAppDetails {
+  database: string;
+  logLevel: string;
+  /** sync_runs rows after the load. */
+  rows: number;
+  /** 200 responses the load generator received (warm-up included). */
+  ok: number;
+  /** Requests written but unanswered when the generator stopped (the server may still record them). */
+  inFlightAtStop: number;
+  /** The app's own count of accepted /sync commands (whoop_sync_slack_commands_total{outcome="accepted"}). */
+  acceptedByServer: number;
+  rowsMatch: boolean;
+  drainSeconds: number;
+  drained: boolean;
+  runsSucceeded: number;
+  /** WHOOP syncs the background work took (first cycle page requests): queued runs coalesce. */
+  whoopSyncs: number;
+  slackMessages: number;
+  logLinesPerRequest: number;
+  logBytesPerRequest: number;
+}
+
+export interface Ratios {
+  /** ours / bare */
+  latencyP50: number;
+  latencyP99: number;
+  /** bare / ours */
+  throughput: number;
+  /** ours − bare, ms */
+  p99DeltaMs: number;
+}
+
+export interface AckResult {
+  bare: AckTargetResult;
+  ours: AckTargetResult;
+  app: AckAppDetails;
+  ratios: Ratios;
+  unloadedRatios?: Ratios;
+  targetMet: boolean;
+  problems: string[];
+}
+
+/** Runs the load generator in its own process against `url`. */
+export async function runLoad(job: LoadJob): Promise<LoadResult> {
+  checkInterrupted();
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, LOAD_ENTRY], {
+    env: { ...process.env, BENCH_LOAD: JSON.stringify(job) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const kill = onCleanup(`load generator ${child.pid}`, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    const code = await withTimeout(
+      new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('exit', (exitCode) => resolve(exitCode));
+      }),
+      (job.warmupSeconds + job.durationSeconds + 60) * 1000,
+      'load generator',
+    );
+    if (code !== 0) throw new Error(`load generator exited with ${code}: ${stderr.trim().slice(-2000)}`);
+    const line = stdout.trim().split('\n').at(-1) ?? '';
+    return JSON.parse(line) as LoadResult;
+  } finally {
+    await kill();
+  }
+}
+
+/** The baseline: the least a Fastify server must do to answer the command. */
+export async function startBareServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const app = Fastify();
+  await app.register(formbody);
+  app.post<{ Body: Record<string, string | undefined> }>('/slack/commands', async (request) => ({
+    response_type: 'ephemeral',
+    text: ackText(parseDays(request.body?.text)),
+  }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('bare server did not bind a TCP port');
+  return { url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+function checkLoad(name: string, load: LoadResult): string[] {
+  const problems: string[] = [];
+  const what = `${name} at ${load.connections} connection${load.connections === 1 ? '' : 's'}`;
+  if (load.measuredOk === 0) problems.push(`${what}: no 200 responses in the measured window`);
+  if (load.non2xx > 0) problems.push(`${what}: ${load.non2xx} non-2xx responses (${JSON.stringify(load.statusCodes)})`);
+  if (load.errors > 0) problems.push(`${what}: ${load.errors} connection errors`);
+  if (load.timeouts > 0) problems.push(`${what}: ${load.timeouts} timeouts`);
+  return problems;
+}
+
+function ratios(ours: LoadResult, bare: LoadResult): Ratios {
+  return {
+    latencyP50: round(ours.latency.p50 / bare.latency.p50, 2),
+    latencyP99: round(ours.latency.p99 / bare.latency.p99, 2),
+    throughput: round(bare.requestsPerSecond / ours.requestsPerSecond, 2),
+    p99DeltaMs: round(ours.latency.p99 - bare.latency.p99, 2),
+  };
+}
+
+export async function ackBenchmark(options: AckOptions, progress: (line: string) => void): Promise<AckResult> {
+  const loads = async (name: string, url: string): Promise<AckTargetResult> => {
+    const job = (connections: number, warmupSeconds: number, durationSeconds: number): LoadJob => ({
+      url,
+      connections,
+      warmupSeconds,
+      durationSeconds,
+      signingSecret: SIGNING_SECRET,
+      text: options.text,
+    });
+    progress(`ack: ${name}: ${options.connections} connections, ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s`);
+    const saturated = await runLoad(job(options.connections, options.warmupSeconds, options.durationSeconds));
+    if (!options.unloaded) return { name, saturated };
+    progress(`ack: ${name}: 1 connection, ${options.unloaded.warmupSeconds} s warm-up + ${options.unloaded.durationSeconds} s`);
+    const unloaded = await runLoad(job(1, options.unloaded.warmupSeconds, options.unloaded.durationSeconds));
+    return { name, saturated, unloaded };
+  };
+  const problems: string[] = [];
+
+  // --- baseline ---
+  const bare = await scoped(async () => {
+    const server = await startBareServer();
+    onCleanup('bare server', () => server.close());
+    return loads('bare Fastify route', server.url);
+  });
+
+  // --- the real app ---
+  progress('ack: starting the app (fresh database, fake WHOOP held, fake Slack)');
+  const { ours, details } = await scoped(async () => {
+    const env = await startBenchEnvironment({ generate: { days: 30 }, logLevel: options.logLevel ?? 'info' });
+    const { app } = env.app;
+    const logBefore = env.logStats();
+    const release = env.whoop.hold();
+    onCleanup('WHOOP hold', release);
+    const database = env.db.databaseUrl ? 'postgres' : 'pglite';
+    const ours = await loads(`whoop-sync (${database})`, env.app.url);
+    const logAfter = env.logStats();
+
+    // Requests still in flight when the generator stopped are recorded by now or never: let them land.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const accepted = (await app.metrics.slackCommands.get()).values.find((v) => v.labels.outcome === 'accepted')?.value ?? 0;
+    const rows = await app.db.prisma.syncRun.count();
+
+    progress(`ack: releasing WHOOP; draining ${rows} background runs`);
+    const drainStart = Date.now();
+    release();
+    const drained = await app.dispatcher.idle(options.drainTimeoutMs);
+    const drainSeconds = (Date.now() - drainStart) / 1000;
+    const runsSucceeded = await app.db.prisma.syncRun.count({ where: { status: 'succeeded' } });
+    const whoopSyncs = env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && !r.query.nextToken).length;
+    const all = [ours.saturated, ...(ours.unloaded ? [ours.unloaded] : [])];
+    const ok = all.reduce((sum, load) => sum + load.ok, 0);
+    const inFlightAtStop = all.reduce((sum, load) => sum + load.inFlightAtStop, 0);
+    const requests = all.reduce((sum, load) => sum + load.responses, 0);
+    const details: AckAppDetails = {
+      database,
+      logLevel: env.config.logLevel,
+      rows,
+      ok,
+      inFlightAtStop,
+      acceptedByServer: accepted,
+      rowsMatch: rows === accepted && rows >= ok && rows <= ok + inFlightAtStop,
+      drainSeconds: round(drainSeconds, 1),
+      drained,
+      runsSucceeded,
+      whoopSyncs,
+      slackMessages: env.slack.messages.length,
+      logLinesPerRequest: round((logAfter.lines - logBefore.lines) / Math.max(1, requests), 2),
+      logBytesPerRequest: round((logAfter.bytes - logBefore.bytes) / Math.max(1, requests), 0),
+    };
+    await env.close();
+    return { ours, details };
+  });
+
+  for (const target of [bare, ours]) {
+    problems.push(...checkLoad(target.name, target.saturated));
+    if (target.unloaded) problems.push(...checkLoad(target.name, target.unloaded));
+  }
+  if (!details.rowsMatch) {
+    problems.push(
+      `sync_runs rows (${details.rows}) do not match the accepted commands (server: ${details.acceptedByServer}; ` +
+        `client 200s: ${details.ok}, + up to ${details.inFlightAtStop} in flight at stop)`,
+    );
+  }
+  if (!details.drained) problems.push(`background runs did not drain within ${options.drainTimeoutMs / 1000} s`);
+  else if (details.runsSucceeded !== details.rows) problems.push(`only ${details.runsSucceeded} of ${details.rows} runs succeeded`);
+
+  const headline = ratios(ours.saturated, bare.saturated);
+  return {
+    bare,
+    ours,
+    app: details,
+    ratios: headline,
+    ...(ours.unloaded && bare.unloaded ? { unloadedRatios: ratios(ours.unloaded, bare.unloaded) } : {}),
+    targetMet: headline.p99DeltaMs <= options.targetP99DeltaMs,
+    problems,
+  };
+}

@@ -1,0 +1,110 @@
+// The real app for in-process benchmarks: a fresh test database (PGlite, or Postgres when TEST_DATABASE_URL
+// is set), a fake WHOOP with one connected member, a fake Slack, and buildApp() listening on 127.0.0.1.
+// Unlike test/support/environment.ts (which silences logs), the app logs the way users run it: level
+// `info` (the production default), JSON lines, written synchronously like stdout to a pipe, to a file
+// that is deleted afterwards.
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../src/config.js';
+import { loggerOptions } from '../../src/logger.js';
+import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
+import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type GenerateOptions, type Member } from '../fakes/whoop-server.js';
+import { startApp, testConfig, type RunningApp } from '../support/app.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { SIGNING_SECRET } from '../support/environment.js';
+import { checkInterrupted, onCleanup } from './util.js';
+
+export interface BenchEnvironment {
+  db: TestDatabase;
+  whoop: FakeWhoop;
+  slack: FakeSlack;
+  member: Member;
+  config: Config;
+  app: RunningApp;
+  logFile: string;
+  /** Log lines and bytes written so far. */
+  logStats(): { lines: number; bytes: number };
+  /** Closes the app, the fakes and drops the database (also registered as a cleanup step). */
+  close(): Promise<void>;
+}
+
+export interface BenchEnvironmentOptions {
+  whoop?: FakeWhoopOptions;
+  generate: Omit<GenerateOptions, 'seed'>;
+  /** LOG_LEVEL for the app (default `info`, the production default). */
+  logLevel?: Config['logLevel'];
+  /** Extra pino options merged into the app's logger options (for investigations, e.g. `hooks`). */
+  loggerOverrides?: Record<string, unknown>;
+}
+
+export async function startBenchEnvironment(options: BenchEnvironmentOptions): Promise<BenchEnvironment> {
+  checkInterrupted();
+  const db = await createTestDatabase();
+  const dropDb = onCleanup('test database', () => db.drop());
+  checkInterrupted();
+  const whoop = await startFakeWhoop(options.whoop);
+  const closeWhoop = onCleanup('fake WHOOP', () => whoop.close());
+  const slack = await startFakeSlack();
+  const closeSlack = onCleanup('fake Slack', () => slack.close());
+  const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });
+  whoop.generate(member.user_id, { ...options.generate, seed: 7 });
+
+  const config = testConfig(db, {
+    WHOOP_API_URL: whoop.url,
+    WHOOP_CLIENT_ID: whoop.clientId,
+    WHOOP_CLIENT_SECRET: whoop.clientSecret,
+    SLACK_API_URL: slack.apiUrl,
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    LOG_LEVEL: options.logLevel ?? 'info',
+  });
+
+  // The log file lives in the database's temporary directory, so dropping the database removes it.
+  const logFile = join(db.dataDir, 'app.log');
+  const fd = openSync(logFile, 'a');
+  let lines = 0;
+  const stream = {
+    write(line: string) {
+      lines++;
+      writeSync(fd, line);
+    },
+  };
+  const { transport: _transport, ...base } = loggerOptions(config) as Record<string, unknown>;
+  const app = await startApp(config, { logger: { ...base, ...options.loggerOverrides, stream } as never });
+  const closeApp = onCleanup('app', async () => {
+    await app.close();
+    closeSync(fd);
+  });
+  checkInterrupted();
+
+  await connect(app, whoop, member);
+
+  return {
+    db,
+    whoop,
+    slack,
+    member,
+    config,
+    app,
+    logFile,
+    logStats: () => ({ lines, bytes: statSync(logFile).size }),
+    async close() {
+      await closeApp();
+      await closeSlack();
+      await closeWhoop();
+      await dropDb();
+    },
+  };
+}
+
+/** Connects the member through the real OAuth flow (as test/support/environment.ts does). */
+async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promise<void> {
+  const start = await fetch(`${app.url}/oauth/whoop`, { redirect: 'manual' });
+  if (start.status !== 302) throw new Error(`/oauth/whoop answered ${start.status}`);
+  const callback = new URL(await whoop.approve(start.headers.get('location')!, member.user_id));
+  const done = await fetch(`${app.url}${callback.pathname}${callback.search}`);
+  await done.text();
+  if (done.status !== 200) throw new Error(`connecting the WHOOP member failed: /oauth/whoop/callback answered ${done.status}`);
+  const accounts = await app.app.whoop.tokens.accounts();
+  if (accounts.length !== 1) throw new Error(`expected one connected WHOOP account, found ${accounts.length}`);
+}

@@ -1,0 +1,40 @@
+// The request generator shared by both ack-path targets: every call yields a new, correctly signed
+// `/sync` slash command (fresh trigger_id, so a fresh signature: the service refuses replays). The fields
+// are those of test/support/environment.ts `slashCommandBody`; this module imports only the signer, so the
+// load generator process stays small.
+import { signSlackRequest } from '../../src/slack/signature.js';
+
+export interface SignedRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+export function commandGenerator(signingSecret: string, text: string, prefix: string): () => SignedRequest {
+  let counter = 0;
+  return () => {
+    counter++;
+    const body = new URLSearchParams({
+      token: 'deprecated-verification-token',
+      team_id: 'T0FAKE0001',
+      team_domain: 'testteam',
+      channel_id: 'C0CHANNEL1',
+      channel_name: 'health',
+      user_id: 'U0ALICE001',
+      user_name: 'alice',
+      command: '/sync',
+      text,
+      response_url: 'http://127.0.0.1:9/unused',
+      trigger_id: `${prefix}.${process.pid}.${counter}.${Math.random().toString(36).slice(2, 10)}`,
+      api_app_id: 'A0APP00001',
+    }).toString();
+    const timestamp = Math.floor(Date.now() / 1000);
+    return {
+      body,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': String(timestamp),
+        'x-slack-signature': signSlackRequest(signingSecret, timestamp, body),
+      },
+    };
+  };
+}
