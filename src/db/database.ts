@@ -68,25 +68,17 @@ function describePostgres(url: string): string {
 
 async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, ...POOL, application_name: 'whoop-sync' });
-  // An idle client losing its connection (server restart, network blip) emits 'error' on the pool; without
-  // a listener that would crash the process. The pool replaces the client on its next use.
+  // A client losing its connection (server restart, network blip, pg_terminate_backend) emits 'error': on
+  // the pool while idle, on the client itself while checked out (by us or by Prisma). Unheard, either would
+  // crash the process. The query in progress fails on its own, which is how its caller learns about it,
+  // and the pool replaces the client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const localLocks = new LocalLocks();
 
-  /**
-   * A checked-out client whose connection dies (server restart, pg_terminate_backend) emits 'error'; the
-   * pool only listens on idle clients, and an unheard 'error' would crash the process. The query in
-   * progress fails on its own, which is how the caller learns about it.
-   */
-  async function checkout(): Promise<pg.PoolClient> {
-    const client = await pool.connect();
-    client.on('error', () => {});
-    return client;
-  }
-
   async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await checkout();
+    const client = await pool.connect();
     let failure: Error | undefined;
     try {
       return await fn(client);
@@ -126,7 +118,7 @@ async function openPostgres(url: string): Promise<Database> {
     // one pooled connection per key (twenty waiters must not starve the holder of connections).
     withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>> {
       return localLocks.run(key, options?.wait ?? true, async (): Promise<LockResult<T>> => {
-        const client = await checkout();
+        const client = await pool.connect();
         let broken: Error | undefined;
         try {
           if (options?.wait === false) {

@@ -12,6 +12,7 @@ const RECOVERY_HORIZON_MS = 7 * 86_400_000;
 
 export class RunDispatcher {
   private readonly inFlight = new InFlight();
+  private stopping = false;
 
   constructor(
     private readonly engine: SyncEngine,
@@ -25,6 +26,11 @@ export class RunDispatcher {
     return this.inFlight.track(this.run(runId));
   }
 
+  /** Starts no further result messages (runs already executing still finish). */
+  stop(): void {
+    this.stopping = true;
+  }
+
   /** Resolves true once every dispatched run was executed and reported, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
     return this.inFlight.idle(timeoutMs);
@@ -36,7 +42,11 @@ export class RunDispatcher {
       // Report every run this execution served: a joined run's own process may be gone. Reports are
       // claimed in the database, so a run reported elsewhere is not reported twice.
       .then(async (outcome) => {
-        for (const each of [outcome, ...(outcome.joined ?? [])]) await this.reporter.report(each);
+        for (const each of [outcome, ...(outcome.joined ?? [])]) {
+          // Shutting down: what is left is reported by the next start (see recover()).
+          if (this.stopping) return;
+          await this.reporter.report(each);
+        }
       })
       .catch((error: Error) => {
         if (error instanceof SyncInterruptedError) return;

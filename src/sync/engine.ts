@@ -141,6 +141,8 @@ export class SyncEngine {
 
   private async syncAccount(userId: bigint, window: TimeWindow, counts: SyncCounts): Promise<void> {
     const { api, tokens } = this.options;
+    // Start from the stored grant: another process may have refreshed or revoked it since the last run.
+    api.forget(userId);
     // The four collections are read concurrently (pagination within each is inherently sequential), so a
     // backfill takes about as long as its longest collection. Each is written once all its pages are in.
     const fetched = Object.fromEntries(RESOURCES.map((name) => [name, api.listAll(userId, SPECS[name].collection, window)])) as Record<

@@ -9,8 +9,12 @@ import { RunDispatcher } from './dispatcher.js';
 import { SyncEngine } from './engine.js';
 import { syncRuns, type SyncRuns } from './runs.js';
 
-/** How long shutdown waits for a running sync before interrupting it. */
-const DRAIN_MS = 8_000;
+/**
+ * How long shutdown waits for a running sync before interrupting it, and then for the interruption. Both
+ * together stay under Fastify's 10 s limit for close hooks and close-with-grace's 10 s delay.
+ */
+const DRAIN_MS = 5_000;
+const INTERRUPT_MS = 3_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,14 +61,17 @@ export default fp<{ config: Config }>(
     });
 
     app.addHook('preClose', async () => {
-      if (!(await dispatcher.idle(DRAIN_MS)) || !(await engine.idle(0))) {
-        app.log.warn('a sync is still running; interrupting it (it will run again at the next start)');
+      if (!(await dispatcher.idle(DRAIN_MS))) {
+        app.log.warn('a sync is still running or reporting; interrupting it (the next start finishes it)');
       }
-      // Cancels whatever still talks to WHOOP (an interrupted run, a slow seed) so the database can close.
+      // Cancels whatever still talks to WHOOP (an interrupted run, a slow seed) and starts no more result
+      // messages, so the database can close. Interrupted runs and unsent results wait for the next start.
+      dispatcher.stop();
       app.whoop.shutdown();
-      await recovery;
-      await dispatcher.idle(DRAIN_MS);
-      await engine.idle(DRAIN_MS);
+      const deadline = Date.now() + INTERRUPT_MS;
+      await Promise.race([recovery, new Promise((resolve) => setTimeout(resolve, INTERRUPT_MS).unref())]);
+      await dispatcher.idle(Math.max(0, deadline - Date.now()));
+      await engine.idle(Math.max(0, deadline - Date.now()));
     });
   },
   { name: 'sync', dependencies: ['database', 'metrics', 'whoop'] },

@@ -32,26 +32,40 @@ export class WhoopApi {
     private readonly guard: TokenGuard,
   ) {}
 
+  /** Makes the next request of this account read its stored grant (see TokenGuard). */
+  forget(userId: bigint): void {
+    this.guard.forget(userId);
+  }
+
   /** Every record of `collection` whose start lies in [window.start, window.end), newest first. */
   async listAll<T extends z.ZodType>(userId: bigint, collection: Collection<T>, window: TimeWindow): Promise<z.infer<T>[]> {
-    const records: z.infer<T>[] = [];
-    const seenTokens = new Set<string>();
-    let nextToken: string | undefined;
-    for (let page = 1; ; page++) {
-      if (page > MAX_PAGES) throw new WhoopResponseError(`WHOOP returned more than ${MAX_PAGES} pages of ${collection.noun}s`);
-      const body = await this.get(userId, collection.path, collection.endpoint, {
+    const page = (nextToken?: string) => {
+      const request = this.get(userId, collection.path, collection.endpoint, {
         limit: String(PAGE_LIMIT),
         // The same start and end on every page, as WHOOP requires.
         start: window.start.toISOString(),
         end: window.end.toISOString(),
         nextToken,
       });
-      const { records: raw, next_token } = parseResponse(pageSchema, body, `${collection.noun} page`);
+      // Awaited below; if validation of the page before fails first, its failure is not the one to report.
+      request.catch(() => {});
+      return request;
+    };
+    const records: z.infer<T>[] = [];
+    const seenTokens = new Set<string>();
+    let pending = page();
+    for (let count = 1; ; count++) {
+      if (count > MAX_PAGES) throw new WhoopResponseError(`WHOOP returned more than ${MAX_PAGES} pages of ${collection.noun}s`);
+      const { records: raw, next_token } = parseResponse(pageSchema, await pending, `${collection.noun} page`);
+      if (next_token) {
+        if (seenTokens.has(next_token)) throw new WhoopResponseError(`WHOOP repeated a page token while listing ${collection.noun}s`);
+        seenTokens.add(next_token);
+        // The next page is requested before this one is validated: pages are a sequential chain, so
+        // the chain only waits for WHOOP, never for our own work.
+        pending = page(next_token);
+      }
       for (const record of raw) records.push(parseResponse(collection.schema, record, `${collection.noun} (record ${records.length + 1})`));
       if (!next_token) return records;
-      if (seenTokens.has(next_token)) throw new WhoopResponseError(`WHOOP repeated a page token while listing ${collection.noun}s`);
-      seenTokens.add(next_token);
-      nextToken = next_token;
     }
   }
 

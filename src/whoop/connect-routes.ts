@@ -71,6 +71,7 @@ export const connectRoutes: FastifyPluginAsync = async (app) => {
         const tokens = await app.whoop.oauth.exchangeCode(code, redirectUri);
         const { profile, body } = await app.whoop.api.identify(tokens.access_token);
         await app.whoop.tokens.saveConnection(profile, body, tokens, obtainedAt);
+        app.whoop.guard.forget(BigInt(profile.user_id));
         app.metrics.accountsReauthorizationRequired.set(await app.whoop.tokens.countReauthorizationRequired());
         const name = [profile.first_name, profile.last_name].filter(Boolean).join(' ') || 'WHOOP member';
         request.log.info({ userId: profile.user_id }, 'WHOOP account connected');

@@ -31,12 +31,26 @@ export interface TokenGuardOptions {
   now?: () => Date;
 }
 
+/** What the guard remembers of a grant between requests. */
+type Freshness = Pick<StoredToken, 'accessToken' | 'expiresAt' | 'obtainedAt'>;
+
 export class TokenGuard {
   private readonly inflight = new Map<bigint, Promise<string>>();
+  /**
+   * The last pair this process read or obtained, so that a sync's many requests do not each read the
+   * database; every sync run starts by forgetting it. If another process refreshes meanwhile, WHOOP
+   * answers 401 to the old access token, and the 401 path re-reads the stored pair.
+   */
+  private readonly known = new Map<bigint, Freshness>();
   private readonly now: () => Date;
 
   constructor(private readonly options: TokenGuardOptions) {
     this.now = options.now ?? (() => new Date());
+  }
+
+  /** Drops what this process remembers of the account's grant: the next request reads the stored pair. */
+  forget(userId: bigint): void {
+    this.known.delete(userId);
   }
 
   /**
@@ -44,10 +58,16 @@ export class TokenGuard {
    * answered 401 to that token: it is then replaced even if it looks fresh.
    */
   async ensureTokenFresh(userId: bigint, rejected?: string): Promise<string> {
+    const known = this.known.get(userId);
+    if (known && !this.needsRefresh(known) && known.accessToken !== rejected) return known.accessToken;
+    this.known.delete(userId);
     const token = await this.options.tokens.get(userId);
     if (!token) throw new Error(`No WHOOP token is stored for account ${userId}; connect it at ${this.options.connectUrl}`);
     this.assertUsable(token);
-    if (!this.needsRefresh(token) && token.accessToken !== rejected) return token.accessToken;
+    if (!this.needsRefresh(token) && token.accessToken !== rejected) {
+      this.known.set(userId, token);
+      return token.accessToken;
+    }
     return this.refreshOnce(userId, rejected ?? token.accessToken);
   }
 
@@ -68,7 +88,10 @@ export class TokenGuard {
     const token = await tokens.get(userId);
     if (!token) throw new Error(`No WHOOP token is stored for account ${userId}`);
     this.assertUsable(token);
-    if (token.accessToken !== stale && !this.needsRefresh(token)) return token.accessToken;
+    if (token.accessToken !== stale && !this.needsRefresh(token)) {
+      this.known.set(userId, token);
+      return token.accessToken;
+    }
 
     if (!this.options.oauth) {
       throw new Error('WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET must be set to refresh WHOOP tokens');
@@ -87,17 +110,19 @@ export class TokenGuard {
       metrics.tokenRefreshes.inc({ outcome: 'failed' });
       throw error;
     }
-    await this.persist(userId, fresh);
+    const obtainedAt = this.now();
+    await this.persist(userId, fresh, obtainedAt);
+    this.known.set(userId, { accessToken: fresh.access_token, obtainedAt, expiresAt: new Date(obtainedAt.getTime() + fresh.expires_in * 1000) });
     metrics.tokenRefreshes.inc({ outcome: 'succeeded' });
     log.info({ userId: userId.toString(), expiresInSeconds: fresh.expires_in }, 'WHOOP token refreshed');
     return fresh.access_token;
   }
 
   /** The spent refresh token is worthless now: losing the new pair would lose the grant, so insist. */
-  private async persist(userId: bigint, fresh: Parameters<TokenStore['saveTokens']>[1]): Promise<void> {
+  private async persist(userId: bigint, fresh: Parameters<TokenStore['saveTokens']>[1], obtainedAt: Date): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.tokens.saveTokens(userId, fresh, this.now());
+        await this.options.tokens.saveTokens(userId, fresh, obtainedAt);
         return;
       } catch (error) {
         if (attempt >= 5) throw error;
@@ -120,7 +145,7 @@ export class TokenGuard {
     }
   }
 
-  private needsRefresh(token: StoredToken): boolean {
+  private needsRefresh(token: Freshness): boolean {
     const now = this.now().getTime();
     return (
       token.expiresAt.getTime() - now < EXPIRY_MARGIN_MS || now - token.obtainedAt.getTime() > this.options.maxAgeDays * DAY_MS

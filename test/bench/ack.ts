@@ -7,8 +7,8 @@
 // Every accepted /sync records a sync_runs row and dispatches a background sync. The fake WHOOP is held
 // (hold()) for the whole load, so no WHOOP or sync work competes with the acknowledgements: what is
 // measured is the ack path itself (verify, record, answer; the background runs only queue behind the
-// first one). Afterwards WHOOP is released and the benchmark waits for the dispatcher to drain (every run
-// executed — queued runs coalesce into a few WHOOP syncs — and every result posted to the fake Slack).
+// first one). Afterwards WHOOP is released and the benchmark waits until every run was executed (queued
+// runs coalesce into a few WHOOP syncs); result messages still being posted then are cut off by shutdown.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -200,7 +200,14 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
     progress(`ack: releasing WHOOP; draining ${rows} background runs`);
     const drainStart = Date.now();
     release();
-    const drained = await app.dispatcher.idle(options.drainTimeoutMs);
+    // Drained = every run executed. Their result messages keep going out one by one afterwards (Slack allows
+    // about one message per second per channel anyway); shutdown stops that, and the next start would
+    // deliver the rest.
+    let drained = false;
+    while (!drained && Date.now() - drainStart < options.drainTimeoutMs) {
+      drained = (await app.db.prisma.syncRun.count({ where: { status: { in: ['queued', 'running'] } } })) === 0;
+      if (!drained) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     const drainSeconds = (Date.now() - drainStart) / 1000;
     const runsSucceeded = await app.db.prisma.syncRun.count({ where: { status: 'succeeded' } });
     const whoopSyncs = env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && !r.query.nextToken).length;

@@ -170,6 +170,7 @@ describe('stored WHOOP tokens with TOKEN_ENCRYPTION_KEY set', () => {
     // Altered in place: the GCM tag no longer matches.
     const altered = withField(ours.access_token, 4, (text) => flip(text, 3));
     await app().db.prisma.$executeRaw`UPDATE whoop_tokens SET access_token = ${altered} WHERE user_id = ${userId}`;
+    app().whoop.guard.forget(userId); // as every sync run does first
     await expect(app().whoop.guard.ensureTokenFresh(userId)).rejects.toThrow(
       `Cannot decrypt the stored WHOOP access_token of account ${userId}: token failed authentication with key ${keyIdOf(key)}`,
     );
@@ -179,6 +180,7 @@ describe('stored WHOOP tokens with TOKEN_ENCRYPTION_KEY set', () => {
     // Our valid ciphertexts copied into the other member's row: bound to our row, they do not decrypt there.
     await app().db.prisma.$executeRaw`
       UPDATE whoop_tokens SET access_token = ${ours.access_token}, refresh_token = ${ours.refresh_token} WHERE user_id = ${otherId}`;
+    app().whoop.guard.forget(otherId);
     await expect(app().whoop.guard.ensureTokenFresh(otherId)).rejects.toThrow(
       `Cannot decrypt the stored WHOOP access_token of account ${otherId}: token failed authentication`,
     );
@@ -195,6 +197,7 @@ describe('stored WHOOP tokens with TOKEN_ENCRYPTION_KEY set', () => {
     it('a replica starting with a new key waits for a refresh in progress elsewhere, then re-encrypts the new pair', async () => {
       const newKey = randomBytes(32);
       await app().db.prisma.whoopToken.update({ where: { userId }, data: { expiresAt: new Date() } });
+      app().whoop.guard.forget(userId);
       env.whoop.resetStats();
       env.whoop.slowNext(1, 1500); // the refresh request
       const refreshing = app().whoop.guard.ensureTokenFresh(userId);
