@@ -39,8 +39,8 @@ export class RunDispatcher {
   private run(runId: number): Promise<void> {
     return this.engine
       .execute(runId)
-      // Report every run this execution served: a joined run's own process may be gone. Reports are
-      // claimed in the database, so a run reported elsewhere is not reported twice.
+      // Also report the runs this execution served for a process that is gone. Reports are claimed in the
+      // database, so a run reported elsewhere is not reported twice.
       .then(async (outcome) => {
         for (const each of [outcome, ...(outcome.joined ?? [])]) {
           // Shutting down: what is left is reported by the next start (see recover()).

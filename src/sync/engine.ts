@@ -30,7 +30,7 @@ export interface SyncOutcome {
   accounts: number;
   error?: string;
   durationMs: number;
-  /** Other queued runs this execution served (each reports its own result). */
+  /** Other queued runs this execution served that nobody in this process waits for: report them too. */
   joined?: SyncOutcome[];
 }
 
@@ -40,6 +40,11 @@ export class SyncInterruptedError extends Error {
     super(`Sync run ${runId} was interrupted by shutdown; it will run again at the next start`);
     this.name = 'SyncInterruptedError';
   }
+}
+
+interface Waiter {
+  resolve(outcome: SyncOutcome): void;
+  reject(error: unknown): void;
 }
 
 export interface SyncEngineOptions {
@@ -58,6 +63,9 @@ export interface SyncEngineOptions {
 export class SyncEngine {
   private readonly now: () => Date;
   private readonly inFlight = new InFlight();
+  /** Callers of execute(), by run, in the order the runs were first asked for. */
+  private readonly waiting = new Map<number, Waiter[]>();
+  private worker: Promise<void> | undefined;
 
   constructor(private readonly options: SyncEngineOptions) {
     this.now = options.now ?? (() => new Date());
@@ -71,9 +79,50 @@ export class SyncEngine {
 
   /** Executes a recorded run once no other run is in progress (in this or any other process). */
   execute(runId: number): Promise<SyncOutcome> {
-    return this.inFlight.track(
-      this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId)).then((result) => (result as { value: SyncOutcome }).value),
-    );
+    const outcome = new Promise<SyncOutcome>((resolve, reject) => {
+      const callers = this.waiting.get(runId) ?? [];
+      callers.push({ resolve, reject });
+      this.waiting.set(runId, callers);
+    });
+    this.startWorker();
+    return this.inFlight.track(outcome);
+  }
+
+  private startWorker(): void {
+    if (this.worker) return;
+    this.worker = this.work().finally(() => {
+      this.worker = undefined;
+      // A caller may have arrived between the last check of the loop and now.
+      if (this.waiting.size > 0) this.startWorker();
+    });
+  }
+
+  /**
+   * Executes the waiting runs, oldest first. One execution serves every run queued by then (they join it),
+   * and settles all of their callers at once: a burst of requests costs one lock acquisition, not one each.
+   */
+  private async work(): Promise<void> {
+    while (this.waiting.size > 0) {
+      const runId = this.waiting.keys().next().value!;
+      try {
+        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId));
+        const { joined = [], ...outcome } = (result as { value: SyncOutcome }).value;
+        // Joined runs with callers here are answered here; the others (queued by a process that is gone)
+        // travel with the outcome so that whoever reports it reports them too.
+        const orphans = joined.filter((each) => !this.settle(each.run.id, (caller) => caller.resolve(each)));
+        this.settle(runId, (caller) => caller.resolve({ ...outcome, joined: orphans }));
+      } catch (error) {
+        this.settle(runId, (caller) => caller.reject(error));
+      }
+    }
+  }
+
+  /** Hands the callers waiting for `runId` to `fn`; false when there were none. */
+  private settle(runId: number, fn: (caller: Waiter) => void): boolean {
+    const callers = this.waiting.get(runId);
+    this.waiting.delete(runId);
+    callers?.forEach(fn);
+    return callers !== undefined;
   }
 
   /** Resolves true once no run is executing or waiting in this process, or false after `timeoutMs`. */
