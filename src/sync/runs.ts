@@ -31,19 +31,23 @@ export function emptyCounts(): SyncCounts {
 
 /** Rows per INSERT when many requests arrive at once. */
 const MAX_BATCH = 500;
+/** INSERTs in flight at once: requests arriving meanwhile wait for the next one (group commit). */
+const MAX_FLUSHES = 2;
 
 /**
- * Records requested runs, writing the requests that arrive in the same turn of the event loop with one
+ * Records requested runs, writing the requests that arrive while earlier writes are in flight with one
  * INSERT … RETURNING. This is the ack path's only database write: under a burst of /sync commands it costs
- * one round trip per batch instead of one per request, and a single request waits for nothing.
+ * one round trip per batch instead of one per request, holds at most two connections, and a single
+ * request waits for nothing.
  */
 function runRecorder(db: Database) {
   type Waiting = { request: SyncRequest; resolve: (run: SyncRun) => void; reject: (error: unknown) => void };
   const waiting: Waiting[] = [];
+  let flushing = 0;
 
   async function flush(): Promise<void> {
     const batch = waiting.splice(0, MAX_BATCH);
-    if (waiting.length > 0) setImmediate(flush);
+    flushing++;
     try {
       const rows = await db.prisma.syncRun.createManyAndReturn({
         data: batch.map(({ request }) => ({
@@ -59,13 +63,17 @@ function runRecorder(db: Database) {
       batch.forEach(({ resolve }, index) => resolve(rows[index]!));
     } catch (error) {
       for (const { reject } of batch) reject(error);
+    } finally {
+      flushing--;
+      if (waiting.length > 0) void flush();
     }
   }
 
   return (request: SyncRequest): Promise<SyncRun> =>
     new Promise((resolve, reject) => {
       waiting.push({ request, resolve, reject });
-      if (waiting.length === 1) setImmediate(flush);
+      // Let the requests of this turn of the event loop gather first.
+      if (waiting.length === 1 && flushing < MAX_FLUSHES) setImmediate(() => void (waiting.length > 0 && flushing < MAX_FLUSHES && flush()));
     });
 }
 
