@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from './fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { serviceEnv } from './support/environment.js';
 import { expectedIds } from './support/expected.js';
 import { storedIds } from './support/records.js';
 import { runSyncCli } from './support/server-process.js';
@@ -19,14 +20,7 @@ describe('npm run sync', () => {
     member = whoop.addMember({ first_name: 'Cli' });
     whoop.generate(member.user_id, { days: 45 });
     testDb = await createTestDatabase();
-    env = {
-      ...(testDb.databaseUrl ? { DATABASE_URL: testDb.databaseUrl } : {}),
-      DATA_DIR: testDb.dataDir,
-      WHOOP_API_URL: whoop.url,
-      WHOOP_CLIENT_ID: whoop.clientId,
-      WHOOP_CLIENT_SECRET: whoop.clientSecret,
-      WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
-    };
+    env = serviceEnv({ db: testDb, whoop, seedUserId: member.user_id });
   });
   afterAll(async () => {
     await whoop?.close();

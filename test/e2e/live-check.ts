@@ -12,7 +12,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { startFakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop } from '../fakes/whoop-server.js';
 import { createTestDatabase } from '../support/database.js';
-import { SIGNING_SECRET, sendCommand, signedHeaders, slashCommandBody } from '../support/environment.js';
+import { sendCommand, serviceEnv, signedHeaders, slashCommandBody } from '../support/environment.js';
 import { expectedIds } from '../support/expected.js';
 import { startServerProcess } from '../support/server-process.js';
 
@@ -54,15 +54,7 @@ async function main(): Promise<void> {
   console.log(`database: ${database.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${database.dataDir}`}`);
 
   const server = startServerProcess({
-    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
-    DATA_DIR: database.dataDir,
-    WHOOP_API_URL: whoop.url,
-    WHOOP_CLIENT_ID: whoop.clientId,
-    WHOOP_CLIENT_SECRET: whoop.clientSecret,
-    WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    ...serviceEnv({ db: database, whoop, slack, seedUserId: member.user_id }),
     METRICS_TOKEN,
     SYNC_SCHEDULES: 'off',
   });

@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { SIGNING_SECRET, sendCommand } from '../support/environment.js';
+import { sendCommand, serviceEnv } from '../support/environment.js';
 import { startServerProcess } from '../support/server-process.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
@@ -28,18 +28,7 @@ describe('a /sync interrupted by a killed process', () => {
     const member = whoop.addMember();
     whoop.generate(member.user_id, { days: 10 });
     testDb = await createTestDatabase();
-    env = {
-      ...(testDb.databaseUrl ? { DATABASE_URL: testDb.databaseUrl } : {}),
-      DATA_DIR: testDb.dataDir,
-      WHOOP_API_URL: whoop.url,
-      WHOOP_CLIENT_ID: whoop.clientId,
-      WHOOP_CLIENT_SECRET: whoop.clientSecret,
-      WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_BOT_TOKEN: slack.botToken,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SYNC_SCHEDULES: 'off',
-    };
+    env = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off' };
   });
   afterAll(async () => {
     await whoop?.close();

@@ -87,6 +87,23 @@ async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promi
   return fetch(`${app.url}${url.pathname}${url.search}`);
 }
 
+/**
+ * The environment of a service process (the real entry point, started as a person would) pointed at a
+ * test database and the fakes; `seedUserId` seeds its token store through WHOOP_REFRESH_TOKEN.
+ */
+export function serviceEnv(options: { db: TestDatabase; whoop: FakeWhoop; seedUserId: number; slack?: FakeSlack }): Record<string, string> {
+  const { db, whoop, slack } = options;
+  return {
+    ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : {}),
+    DATA_DIR: db.dataDir,
+    WHOOP_API_URL: whoop.url,
+    WHOOP_CLIENT_ID: whoop.clientId,
+    WHOOP_CLIENT_SECRET: whoop.clientSecret,
+    WHOOP_REFRESH_TOKEN: whoop.issueGrant(options.seedUserId).refresh_token,
+    ...(slack ? { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET } : {}),
+  };
+}
+
 export function slashCommandBody(text: string, fields: Record<string, string> = {}): string {
   return new URLSearchParams({
     token: 'deprecated-verification-token',
