@@ -11,7 +11,7 @@ import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type GenerateOptions, type Member } from '../fakes/whoop-server.js';
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { SIGNING_SECRET } from '../support/environment.js';
+import { fakesEnv } from '../support/environment.js';
 import { checkInterrupted, onCleanup } from './util.js';
 
 export interface BenchEnvironment {
@@ -49,15 +49,7 @@ export async function startBenchEnvironment(options: BenchEnvironmentOptions): P
   const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });
   whoop.generate(member.user_id, { ...options.generate, seed: 7 });
 
-  const config = testConfig(db, {
-    WHOOP_API_URL: whoop.url,
-    WHOOP_CLIENT_ID: whoop.clientId,
-    WHOOP_CLIENT_SECRET: whoop.clientSecret,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    LOG_LEVEL: options.logLevel ?? 'info',
-  });
+  const config = testConfig(db, { ...fakesEnv(whoop, slack), LOG_LEVEL: options.logLevel ?? 'info' });
 
   // The log file lives in the database's temporary directory, so dropping the database removes it.
   const logFile = join(db.dataDir, 'app.log');

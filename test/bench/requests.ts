@@ -3,6 +3,7 @@
 // are those of test/support/environment.ts `slashCommandBody`; this module imports only the signer, so the
 // load generator process stays small.
 import { signSlackRequest } from '../../src/slack/signature.js';
+import { slashCommandBody } from '../support/environment.js';
 
 export interface SignedRequest {
   body: string;
@@ -13,20 +14,7 @@ export function commandGenerator(signingSecret: string, text: string, prefix: st
   let counter = 0;
   return () => {
     counter++;
-    const body = new URLSearchParams({
-      token: 'deprecated-verification-token',
-      team_id: 'T0FAKE0001',
-      team_domain: 'testteam',
-      channel_id: 'C0CHANNEL1',
-      channel_name: 'health',
-      user_id: 'U0ALICE001',
-      user_name: 'alice',
-      command: '/sync',
-      text,
-      response_url: 'http://127.0.0.1:9/unused',
-      trigger_id: `${prefix}.${process.pid}.${counter}.${Math.random().toString(36).slice(2, 10)}`,
-      api_app_id: 'A0APP00001',
-    }).toString();
+    const body = slashCommandBody(text, { trigger_id: `${prefix}.${process.pid}.${counter}.${Math.random().toString(36).slice(2, 10)}` });
     const timestamp = Math.floor(Date.now() / 1000);
     return {
       body,

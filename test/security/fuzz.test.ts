@@ -32,7 +32,7 @@ import { signSlackRequest } from '../../src/slack/signature.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
+import { fakesEnv, SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f022);
@@ -1200,12 +1200,7 @@ describe('fuzzing the public routes of the service process', () => {
       ...(gcAvailable ? { NODE_OPTIONS: GC_ON_SIGWINCH } : {}),
       LOG_LEVEL: 'info', // 'Server listening at' is an info line
       SYNC_SCHEDULES: 'off',
-      WHOOP_API_URL: whoop.url,
-      WHOOP_CLIENT_ID: whoop.clientId,
-      WHOOP_CLIENT_SECRET: whoop.clientSecret,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_BOT_TOKEN: slack.botToken,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      ...fakesEnv(whoop, slack),
     });
     url = await server.listening(30_000);
     port = Number(new URL(url).port);

@@ -39,15 +39,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   const slack = await startFakeSlack();
   const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });
   whoop.generate(member.user_id, { days: options.days ?? 60 });
-  const env = {
-    WHOOP_API_URL: whoop.url,
-    WHOOP_CLIENT_ID: whoop.clientId,
-    WHOOP_CLIENT_SECRET: whoop.clientSecret,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    ...options.env,
-  };
+  const env = { ...fakesEnv(whoop, slack), ...options.env };
   const config = testConfig(db, env);
   const apps: RunningApp[] = [];
   const app = await startApp(config);
@@ -94,12 +86,18 @@ async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promi
 export function serviceEnv(options: { db: TestDatabase; whoop: FakeWhoop; seedUserId: number; slack?: FakeSlack }): Record<string, string> {
   const { db, whoop, slack } = options;
   return {
-    ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : {}),
-    DATA_DIR: db.dataDir,
+    ...db.env,
+    ...fakesEnv(whoop, slack),
+    WHOOP_REFRESH_TOKEN: whoop.issueGrant(options.seedUserId).refresh_token,
+  };
+}
+
+/** The configuration that points the service at the fakes, as a user points it at WHOOP and Slack. */
+export function fakesEnv(whoop: FakeWhoop, slack?: FakeSlack): Record<string, string> {
+  return {
     WHOOP_API_URL: whoop.url,
     WHOOP_CLIENT_ID: whoop.clientId,
     WHOOP_CLIENT_SECRET: whoop.clientSecret,
-    WHOOP_REFRESH_TOKEN: whoop.issueGrant(options.seedUserId).refresh_token,
     ...(slack ? { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET } : {}),
   };
 }
