@@ -47,6 +47,9 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
     bodyLimit: BODY_LIMIT,
     // Verify first, so the rate limit below can tell Slack's requests from everything else.
     preValidation: async (request: FastifyRequest<{ Body: { raw: string } }>) => {
+      // A client gone before its request was read can receive no answer, so nothing may start for it.
+      // (Its address is gone with its socket, too: the rate limiter below could not key it.)
+      if (request.raw.socket?.destroyed) throw Object.assign(new Error('the client closed the connection'), { statusCode: 400 });
       const raw = typeof request.body?.raw === 'string' ? request.body.raw : '';
       let verdict: Verdict = signingSecret
         ? verifySlackSignature({

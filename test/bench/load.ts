@@ -14,6 +14,8 @@ export interface LoadJob {
   durationSeconds: number;
   signingSecret: string;
   text: string;
+  /** Requests per second across all connections (autocannon's overallRate); unset = as fast as answered. */
+  rate?: number;
 }
 
 export interface LatencySummary {
@@ -27,6 +29,8 @@ export interface LatencySummary {
 
 export interface LoadResult {
   connections: number;
+  /** The offered rate (req/s across all connections), when the load was paced. */
+  rate?: number;
   /** Length of the measured window (after the warm-up), in seconds. */
   measuredSeconds: number;
   /** 2xx responses completed in the measured window. */
@@ -74,6 +78,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
     duration: job.warmupSeconds + job.durationSeconds,
     pipelining: 1,
     timeout: 10,
+    ...(job.rate ? { overallRate: job.rate } : {}),
     requests: [
       {
         method: 'POST',
@@ -103,6 +108,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   const first = summarize([...firstResponse.values()]);
   return {
     connections: job.connections,
+    ...(job.rate ? { rate: job.rate } : {}),
     measuredSeconds: round(measuredSeconds, 2),
     measuredOk: measured.length,
     requestsPerSecond: round(measured.length / measuredSeconds, 1),

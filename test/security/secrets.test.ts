@@ -320,7 +320,7 @@ describe('secrets never reach the logs', () => {
       'WHOOP connect callback failed',
       'WHOOP connect callback refused',
       'WHOOP account needs to be reconnected',
-      'incoming request',
+      'request completed',
     ]) {
       expect(text, `no "${message}" in the captured log`).toContain(message);
     }

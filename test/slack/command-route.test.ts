@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, testConfig } from '../support/app.js';
 import { createTestDatabase } from '../support/database.js';
+import { expectedIds } from '../support/expected.js';
 import { clearRecords } from '../support/records.js';
 import { SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
 
@@ -49,7 +50,10 @@ describe('the /sync slash command', () => {
     const run = await prisma().syncRun.findFirstOrThrow();
     const counts = run.counts as Record<string, { upserted: number }>;
     expect(message!.text).toContain(`cycles ${counts.cycles!.upserted} · recoveries ${counts.recoveries!.upserted} · sleeps ${counts.sleeps!.upserted} · workouts ${counts.workouts!.upserted}`);
-    expect(counts.cycles!.upserted).toBeGreaterThanOrEqual(7);
+    // Every cycle WHOOP holds in the run's window (6 or 7 for 7 days, by the time of day), and no other.
+    const expected = expectedIds(env.whoop, env.member.user_id, { start: run.windowStart!, end: run.windowEnd! });
+    expect(counts.cycles!.upserted).toBe(expected.cycles.length);
+    expect(counts.cycles!.upserted).toBeGreaterThanOrEqual(6);
     expect(run).toMatchObject({ trigger: 'slack', requestedBy: 'U0ALICE001', channelId: 'C0CHANNEL1', days: 7, status: 'succeeded', reportError: null });
     expect(run.reportedAt).toBeInstanceOf(Date);
     // The seed's check: fresh synced_at values.
