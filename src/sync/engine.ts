@@ -19,7 +19,6 @@ const SQL = Object.fromEntries(RESOURCES.map((name) => [name, { upsert: upsertSq
 >;
 /** Rows per INSERT statement: keeps each statement's JSON parameter to a few hundred kilobytes. */
 const BATCH_SIZE = 500;
-const DAY_MS = 86_400_000;
 /** Advisory-lock key that serializes sync runs across processes ("whoopsync" in ASCII). */
 export const SYNC_LOCK_KEY = 0x77686f6f7073796en;
 
@@ -140,11 +139,8 @@ export class SyncEngine {
     // A run found "running" here is an orphan (its process died: the lock is free), and every queued
     // run joins this one, so requests that pile up behind a sync cost one more WHOOP sync, not one each.
     const startedAt = Date.now();
-    const { ids, days, window } = await runs.startWithQueued(runId, (largest) => {
-      const end = this.now();
-      return { start: new Date(end.getTime() - largest * DAY_MS), end };
-    });
-    log.info({ runId, joined: ids.filter((id) => id !== runId), days }, 'sync started');
+    const { ids, days, window } = await runs.startWithQueued(runId, this.now());
+    log.info({ runId, joined: listed(ids.filter((id) => id !== runId)), days }, 'sync started');
 
     const counts = emptyCounts();
     const failures: Error[] = [];
@@ -162,7 +158,7 @@ export class SyncEngine {
 
     if (this.options.signal?.aborted) {
       await runs.requeue(ids);
-      log.warn({ runs: ids }, 'sync interrupted by shutdown; it will run again at the next start');
+      log.warn({ runs: listed(ids) }, 'sync interrupted by shutdown; it will run again at the next start');
       throw new SyncInterruptedError(runId);
     }
 
@@ -180,9 +176,9 @@ export class SyncEngine {
     }
     if (status === 'succeeded') {
       metrics.lastSuccess.set(Date.now() / 1000);
-      log.info({ runs: ids, counts, durationMs }, 'sync succeeded');
+      log.info({ runs: listed(ids), counts, durationMs }, 'sync succeeded');
     } else {
-      for (const failure of failures) log.error({ err: failure, runs: ids }, 'sync failed');
+      for (const failure of failures) log.error({ err: failure, runs: listed(ids) }, 'sync failed');
     }
     const outcome = (each: SyncRun): SyncOutcome => ({ run: each, status, counts, accounts: accounts.length, ...(error ? { error } : {}), durationMs });
     return { ...outcome(run), joined: finished.filter((r) => r.id !== runId).map(outcome) };
@@ -236,6 +232,11 @@ export class SyncEngine {
     const results = await prisma.$transaction(statements);
     return { upserted: results.slice(0, -1).reduce((sum, n) => sum + n, 0), deleted: results.at(-1)! };
   }
+}
+
+/** Run ids for a log line: a flood of queued commands must not turn one line into megabytes. */
+function listed(ids: number[]): Array<number | string> {
+  return ids.length <= 20 ? ids : [...ids.slice(0, 20), `… and ${ids.length - 20} more`];
 }
 
 function summarize(failures: Error[]): string {

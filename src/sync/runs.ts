@@ -39,6 +39,32 @@ const MAX_BATCH = 500;
 /** INSERTs in flight at once: requests arriving meanwhile wait for the next one (group commit). */
 const MAX_FLUSHES = 2;
 
+const DAY_MS = 86_400_000;
+
+/** Ids per statement when many runs finish at once: far below Postgres' 65,535 bind parameters. */
+const IDS_PER_STATEMENT = 10_000;
+
+function* chunks(ids: number[]): Generator<number[]> {
+  for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) yield ids.slice(i, i + IDS_PER_STATEMENT);
+}
+
+/**
+ * Takes run $1 and every queued run, locking them so no other process takes them too; the window ends at
+ * $2 and spans the most days any of them asked for (in exact seconds, whatever the session's time zone).
+ */
+const START_WITH_QUEUED = `
+  WITH picked AS (
+    SELECT id, days FROM sync_runs WHERE id = $1 OR status = 'queued' FOR UPDATE
+  ), span AS (
+    SELECT max(days) AS days FROM picked
+  )
+  UPDATE sync_runs AS run
+  SET status = 'running', started_at = now(), window_end = $2::timestamptz,
+      window_start = $2::timestamptz - make_interval(secs => span.days * 86400), error = NULL
+  FROM picked, span
+  WHERE run.id = picked.id
+  RETURNING run.id, span.days`;
+
 /** Inserts many requested runs with one statement, numbering them in the order given. */
 const INSERT_RUNS = `
   INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url)
@@ -101,30 +127,35 @@ export function syncRuns(db: Database) {
     get: (id: number) => prisma.syncRun.findUnique({ where: { id } }),
 
     /**
-     * Marks a run and every other run still waiting in the queue as running over one window: one WHOOP
-     * sync serves them all. Returns the runs joined to `id`.
+     * Marks a run and every other run still waiting in the queue as running over one window ending at
+     * `end` and as long as the longest of them asks for: one WHOOP sync serves them all. One statement
+     * with no list of ids, so a queue of any length (a flood of commands) costs the same.
      */
-    startWithQueued: async (id: number, window: (days: number) => { start: Date; end: Date }) =>
-      prisma.$transaction(async (tx) => {
-        const waiting = await tx.syncRun.findMany({ where: { OR: [{ id }, { status: 'queued' }] }, orderBy: { id: 'asc' } });
-        const days = Math.max(...waiting.map((run) => run.days));
-        const { start, end } = window(days);
-        const ids = waiting.map((run) => run.id);
-        await tx.syncRun.updateMany({
-          where: { id: { in: ids } },
-          data: { status: 'running', startedAt: new Date(), windowStart: start, windowEnd: end, error: null },
-        });
-        return { ids, days, window: { start, end } };
-      }),
+    startWithQueued: async (id: number, end: Date): Promise<{ ids: number[]; days: number; window: { start: Date; end: Date } }> => {
+      const rows = await db.query<{ id: number; days: number }>(START_WITH_QUEUED, [id, end.toISOString()]);
+      if (rows.length === 0) throw new Error(`Sync run ${id} does not exist`);
+      const days = Number(rows[0]!.days);
+      return { ids: rows.map((row) => Number(row.id)).sort((a, b) => a - b), days, window: { start: new Date(end.getTime() - days * DAY_MS), end } };
+    },
 
-    finish: (ids: number[], status: Extract<SyncStatus, 'succeeded' | 'failed'>, counts: SyncCounts, accounts: number, error: string | undefined) =>
-      prisma.syncRun.updateManyAndReturn({
-        where: { id: { in: ids } },
-        data: { status, counts: counts as object, accounts, error: error ?? null, finishedAt: new Date() },
-      }),
+    finish: async (ids: number[], status: Extract<SyncStatus, 'succeeded' | 'failed'>, counts: SyncCounts, accounts: number, error: string | undefined) => {
+      const finishedAt = new Date();
+      const finished: SyncRun[] = [];
+      for (const chunk of chunks(ids)) {
+        finished.push(
+          ...(await prisma.syncRun.updateManyAndReturn({
+            where: { id: { in: chunk } },
+            data: { status, counts: counts as object, accounts, error: error ?? null, finishedAt },
+          })),
+        );
+      }
+      return finished;
+    },
 
     /** Puts runs interrupted by shutdown back in the queue, to be run again at the next start. */
-    requeue: (ids: number[]) => prisma.syncRun.updateMany({ where: { id: { in: ids } }, data: { status: 'queued', startedAt: null } }),
+    requeue: async (ids: number[]) => {
+      for (const chunk of chunks(ids)) await prisma.syncRun.updateMany({ where: { id: { in: chunk } }, data: { status: 'queued', startedAt: null } });
+    },
 
     /** Runs acknowledged or started but never finished (their process died or was stopped). */
     unfinished: (since: Date) =>

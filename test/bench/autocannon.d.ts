@@ -18,8 +18,6 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     pipelining?: number;
-    /** Requests per second across all connections. */
-    overallRate?: number;
     timeout?: number;
     method?: string;
     requests?: Request[];

@@ -1,8 +1,15 @@
 // The load generator of the ack-path benchmark, run as its own process (`node --import tsx load.ts`) so that
 // its CPU time never shares an event loop with the server under test. It reads its job from the
-// BENCH_LOAD environment variable (JSON) and runs autocannon once for warm-up + measurement on the same
+// BENCH_LOAD environment variable (JSON) and loads the server once for warm-up + measurement on the same
 // connections, every request a freshly signed, unique /sync. Responses completed during the warm-up are
 // left out of the figures (but any non-2xx anywhere counts). It prints one JSON line with the results.
+//
+// Two kinds of load:
+//   - closed loop (no rate): autocannon, each connection sending its next request when the last is answered;
+//   - paced (rate): requests leave at evenly spaced times whatever the answers do (an open loop), on a
+//     keep-alive pool of `connections` sockets. autocannon's own rate option releases each second's quota
+//     at once, a burst at every second that measures queueing instead of the server.
+import http from 'node:http';
 import autocannon from 'autocannon';
 import { commandGenerator } from './requests.js';
 import { percentile, round } from './util.js';
@@ -14,7 +21,7 @@ export interface LoadJob {
   durationSeconds: number;
   signingSecret: string;
   text: string;
-  /** Requests per second across all connections (autocannon's overallRate); unset = as fast as answered. */
+  /** Requests per second across all connections, evenly spaced; unset = as fast as answered. */
   rate?: number;
 }
 
@@ -67,18 +74,66 @@ function summarize(values: number[]): LatencySummary {
   };
 }
 
-async function run(job: LoadJob): Promise<LoadResult> {
+/** Collects per-response figures and builds the result; shared by both kinds of load. */
+class Recorder {
+  private startedAt = performance.now();
+  private lastAt = this.startedAt;
+  private readonly measured: number[] = [];
+  private readonly perSecond: number[][] = [];
+  private readonly firstResponse = new Map<object, number>();
+
+  constructor(private readonly job: LoadJob) {}
+
+  start(): void {
+    this.startedAt = this.lastAt = performance.now();
+  }
+
+  private get warmupEnds(): number {
+    return this.startedAt + this.job.warmupSeconds * 1000;
+  }
+
+  /** One response on `connection`, `latency` ms after its request was sent. */
+  response(connection: object, statusCode: number, latency: number): void {
+    if (!this.firstResponse.has(connection)) this.firstResponse.set(connection, latency);
+    if (statusCode < 200 || statusCode >= 300) return;
+    const now = performance.now();
+    this.lastAt = now;
+    if (now >= this.warmupEnds) this.measured.push(latency);
+    (this.perSecond[Math.floor((now - this.startedAt) / 1000)] ??= []).push(latency);
+  }
+
+  result(counts: Pick<LoadResult, 'sent' | 'ok' | 'non2xx' | 'errors' | 'timeouts' | 'statusCodes'>): LoadResult {
+    const responses = Object.values(counts.statusCodes).reduce((sum, n) => sum + n, 0);
+    const measuredSeconds = Math.max(0.001, (this.lastAt - this.warmupEnds) / 1000);
+    const first = summarize([...this.firstResponse.values()]);
+    return {
+      connections: this.job.connections,
+      ...(this.job.rate ? { rate: this.job.rate } : {}),
+      measuredSeconds: round(measuredSeconds, 2),
+      measuredOk: this.measured.length,
+      requestsPerSecond: round(this.measured.length / measuredSeconds, 1),
+      latency: summarize(this.measured),
+      ...counts,
+      responses,
+      inFlightAtStop: Math.max(0, counts.sent - responses - counts.errors - counts.timeouts),
+      firstResponse: { p50: first.p50, max: first.max },
+      timeline: Array.from(this.perSecond, (values = [], second) => {
+        const s = summarize(values);
+        return { second, ok: values.length, p99: round(s.p99, 1), max: round(s.max, 1) };
+      }),
+    };
+  }
+}
+
+async function closedLoop(job: LoadJob): Promise<LoadResult> {
   const next = commandGenerator(job.signingSecret, job.text, `c${job.connections}`);
-  const measured: number[] = [];
-  const perSecond: number[][] = [];
-  const firstResponse = new Map<object, number>();
+  const recorder = new Recorder(job);
   const instance = autocannon({
     url: `${job.url}/slack/commands`,
     connections: job.connections,
     duration: job.warmupSeconds + job.durationSeconds,
     pipelining: 1,
     timeout: 10,
-    ...(job.rate ? { overallRate: job.rate } : {}),
     requests: [
       {
         method: 'POST',
@@ -89,45 +144,83 @@ async function run(job: LoadJob): Promise<LoadResult> {
       },
     ],
   });
-  let startedAt = performance.now();
-  let lastAt = startedAt;
-  instance.on('start', () => (startedAt = performance.now()));
-  const warmupEnds = () => startedAt + job.warmupSeconds * 1000;
-  instance.on('response', (client: object, statusCode: number, _bytes: number, responseTime: number) => {
-    if (!firstResponse.has(client)) firstResponse.set(client, responseTime);
-    if (statusCode < 200 || statusCode >= 300) return;
-    const now = performance.now();
-    lastAt = now;
-    if (now >= warmupEnds()) measured.push(responseTime);
-    (perSecond[Math.floor((now - startedAt) / 1000)] ??= []).push(responseTime);
-  });
+  instance.on('start', () => recorder.start());
+  instance.on('response', (client: object, statusCode: number, _bytes: number, responseTime: number) =>
+    recorder.response(client, statusCode, responseTime),
+  );
   const result = await instance;
-  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]));
-  const responses = Object.values(statusCodes).reduce((sum, n) => sum + n, 0);
-  const measuredSeconds = Math.max(0.001, (lastAt - warmupEnds()) / 1000);
-  const first = summarize([...firstResponse.values()]);
-  return {
-    connections: job.connections,
-    ...(job.rate ? { rate: job.rate } : {}),
-    measuredSeconds: round(measuredSeconds, 2),
-    measuredOk: measured.length,
-    requestsPerSecond: round(measured.length / measuredSeconds, 1),
-    latency: summarize(measured),
+  return recorder.result({
     sent: result.requests.sent,
-    responses,
     ok: result['2xx'],
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    statusCodes,
-    inFlightAtStop: Math.max(0, result.requests.sent - responses - result.errors - result.timeouts),
-    firstResponse: { p50: first.p50, max: first.max },
-    timeline: Array.from(perSecond, (values = [], second) => {
-      const s = summarize(values);
-      return { second, ok: values.length, p99: round(s.p99, 1), max: round(s.max, 1) };
-    }),
-  };
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
+  });
 }
+
+async function paced(job: LoadJob, rate: number): Promise<LoadResult> {
+  const next = commandGenerator(job.signingSecret, job.text, `p${job.connections}`);
+  const recorder = new Recorder(job);
+  const { hostname, port } = new URL(job.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections, maxFreeSockets: job.connections });
+  const counts = { sent: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0, statusCodes: {} as Record<string, number> };
+  const outstanding = new Set<http.ClientRequest>();
+
+  const send = () => {
+    const { body, headers } = next();
+    const sentAt = performance.now();
+    counts.sent++;
+    const request = http.request(
+      { agent, hostname, port, path: '/slack/commands', method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
+      (response) => {
+        const socket = request.socket;
+        response.resume();
+        response.on('end', () => {
+          outstanding.delete(request);
+          const status = response.statusCode ?? 0;
+          counts.statusCodes[status] = (counts.statusCodes[status] ?? 0) + 1;
+          if (status >= 200 && status < 300) counts.ok++;
+          else counts.non2xx++;
+          recorder.response(socket ?? request, status, performance.now() - sentAt);
+        });
+      },
+    );
+    outstanding.add(request);
+    request.on('timeout', () => {
+      counts.timeouts++;
+      request.destroy(new Error('timeout'));
+    });
+    request.on('error', (error) => {
+      if (!outstanding.delete(request)) return;
+      if (error.message !== 'timeout') counts.errors++;
+    });
+    request.end(body);
+  };
+
+  // Requests are due every 1000/rate ms from the start; a timer tick sends whatever has come due (one or
+  // two at a time at these rates), so a late tick catches up instead of lowering the rate.
+  const interval = 1000 / rate;
+  const total = Math.round((job.warmupSeconds + job.durationSeconds) * rate);
+  recorder.start();
+  const startedAt = performance.now();
+  let scheduled = 0;
+  while (scheduled < total) {
+    const due = Math.min(total, Math.floor((performance.now() - startedAt) / interval) + 1);
+    while (scheduled < due) {
+      send();
+      scheduled++;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, interval - 0.5)));
+  }
+  // Answers still on the way count; whatever is unanswered after 10 s is reported as in flight.
+  const deadline = performance.now() + 10_000;
+  while (outstanding.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  agent.destroy();
+  return recorder.result(counts);
+}
+
+const run = (job: LoadJob) => (job.rate ? paced(job, job.rate) : closedLoop(job));
 
 // A generator that outlives its parent must not keep hammering: hard stop after the job's time plus slack.
 const job = JSON.parse(process.env.BENCH_LOAD ?? '{}') as LoadJob;

@@ -30,7 +30,7 @@ const ACK = {
   connections: Number(process.env.BENCH_CONNECTIONS || 100),
   warmupSeconds: 3,
   durationSeconds: Number(process.env.BENCH_DURATION || 10),
-  paced: { rate: Number(process.env.BENCH_ACK_RATE || 2000), warmupSeconds: 2, durationSeconds: 8 },
+  paced: { rate: Number(process.env.BENCH_ACK_RATE || 2000), warmupSeconds: 3, durationSeconds: 10 },
   unloaded: { warmupSeconds: 1, durationSeconds: 5 },
   text: '7',
   targetP99DeltaMs: Number(process.env.BENCH_ACK_P99_TARGET_MS || 5),
@@ -57,11 +57,12 @@ const print = (text = '') => process.stdout.write(`${text}\n`);
 const yesNo = (met: boolean) => (met ? 'MET' : 'NOT MET');
 
 function printAck(result: AckResult): void {
-  const unloaded = ACK.unloaded;
+  const { unloaded, paced: p } = ACK;
   print(`1. Ack path: POST /slack/commands, every request a new signed "/sync ${ACK.text}"; fake WHOOP held during the load`);
   print(
-    `   ${ACK.connections} connections: ${ACK.warmupSeconds} s warm-up + ${ACK.durationSeconds} s measured on the same connections` +
-      (unloaded ? `; then 1 connection: ${unloaded.warmupSeconds} s + ${unloaded.durationSeconds} s` : ''),
+    (unloaded ? `   1 connection (${unloaded.warmupSeconds} s warm-up + ${unloaded.durationSeconds} s); then ` : '   ') +
+      `${ACK.connections} connections paced at ${p.rate} req/s (${p.warmupSeconds} s + ${p.durationSeconds} s); ` +
+      `then ${ACK.connections} connections as fast as answered (${ACK.warmupSeconds} s + ${ACK.durationSeconds} s)`,
   );
   print();
   const row = (load: string, name: string, s: LoadResult) => [
@@ -93,12 +94,12 @@ function printAck(result: AckResult): void {
   const conns = `${ACK.connections} conns`;
   const paced = `${ACK.connections} conns @${ACK.paced.rate}/s`;
   const rows: Cell[][] = [
-    row(conns, result.bare.name, result.bare.saturated),
-    row(conns, oursName, result.ours.saturated),
-    ratioRow(conns, result.ratios, result.ours.saturated, result.bare.saturated),
     row(paced, result.bare.name, result.bare.paced),
     row(paced, oursName, result.ours.paced),
     ratioRow(paced, result.pacedRatios, result.ours.paced, result.bare.paced),
+    row(conns, result.bare.name, result.bare.saturated),
+    row(conns, oursName, result.ours.saturated),
+    ratioRow(conns, result.ratios, result.ours.saturated, result.bare.saturated),
   ];
   if (result.bare.unloaded && result.ours.unloaded && result.unloadedRatios) {
     rows.push(

@@ -84,4 +84,19 @@ describe('the sync engine against the fake WHOOP', () => {
       h.env.whoop.data.workouts.push(newest, old);
     }
   });
+
+  it('serves a flood of 150,000 queued runs with one sync, the longest window among them, and finishes every one', async () => {
+    // More ids than Postgres takes bind parameters (65,535), and more than a spread argument list holds.
+    const db = h.db();
+    await db.query(`INSERT INTO sync_runs (trigger, days) SELECT 'cli', 1 + (n % 5) FROM generate_series(1, 150000) AS n`);
+    const [first] = await db.query<{ id: number }>(`SELECT min(id) AS id FROM sync_runs WHERE status = 'queued'`);
+    h.env.whoop.resetStats();
+    const outcome = await h.env.app.app.sync.execute(Number(first!.id));
+    expect(outcome.status).toBe('succeeded');
+    expect(outcome.joined).toHaveLength(149_999); // nobody in this process waits for them: they travel with the outcome
+    expect(outcome.run.windowEnd!.getTime() - outcome.run.windowStart!.getTime()).toBe(5 * 86_400_000);
+    expect(h.env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && !r.query.nextToken)).toHaveLength(1);
+    const statuses = await db.query<{ status: string; count: number }>(`SELECT status::text, count(*)::int AS count FROM sync_runs WHERE id >= $1 GROUP BY status`, [first!.id]);
+    expect(statuses).toEqual([{ status: 'succeeded', count: 150_000 }]);
+  }, 60_000);
 });
