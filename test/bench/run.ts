@@ -30,7 +30,7 @@ const ACK = {
   connections: Number(process.env.BENCH_CONNECTIONS || 100),
   warmupSeconds: 3,
   durationSeconds: Number(process.env.BENCH_DURATION || 10),
-  paced: { rate: Number(process.env.BENCH_ACK_RATE || 2000), warmupSeconds: 3, durationSeconds: 10 },
+  paced: { rate: Number(process.env.BENCH_ACK_RATE || 2000), warmupSeconds: 2, durationSeconds: 6, rounds: Number(process.env.BENCH_ACK_ROUNDS || 3) },
   unloaded: { warmupSeconds: 1, durationSeconds: 5 },
   text: '7',
   targetP99DeltaMs: Number(process.env.BENCH_ACK_P99_TARGET_MS || 5),
@@ -61,7 +61,7 @@ function printAck(result: AckResult): void {
   print(`1. Ack path: POST /slack/commands, every request a new signed "/sync ${ACK.text}"; fake WHOOP held during the load`);
   print(
     (unloaded ? `   1 connection (${unloaded.warmupSeconds} s warm-up + ${unloaded.durationSeconds} s); then ` : '   ') +
-      `${ACK.connections} connections paced at ${p.rate} req/s (${p.warmupSeconds} s + ${p.durationSeconds} s); ` +
+      `${ACK.connections} connections paced at ${p.rate} req/s (${p.rounds} rounds alternating between the servers, ${p.warmupSeconds} s + ${p.durationSeconds} s each; median round by p99); ` +
       `then ${ACK.connections} connections as fast as answered (${ACK.warmupSeconds} s + ${ACK.durationSeconds} s)`,
   );
   print();
@@ -116,6 +116,8 @@ function printAck(result: AckResult): void {
       `target ≤ ${ACK.targetP99DeltaMs} ms: ${yesNo(result.targetMet)}` +
       (result.unloadedRatios ? ` (at 1 connection: ${delta(result.unloadedRatios.p99DeltaMs)})` : ''),
   );
+  const p99s = (rounds: LoadResult[]) => rounds.map((each) => each.latency.p99).join(', ');
+  print(`   paced p99 of each round, ms: bare ${p99s(result.bare.pacedRounds)}; whoop-sync ${p99s(result.ours.pacedRounds)}`);
   print(
     `   at saturation: ${delta(result.ratios.p99DeltaMs)} (${yesNo(result.saturatedTargetMet)}); the bare route answers ${result.ratios.throughput}× ` +
       'as many requests per second, and a saturated p99 is mostly time spent queued',
