@@ -30,6 +30,8 @@ export interface Database {
    * statement itself.
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Like query(), for a statement whose rows affected is the answer (an upsert or a delete). */
+  execute(sql: string, params?: unknown[]): Promise<number>;
   /** Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
@@ -104,6 +106,7 @@ async function openPostgres(url: string): Promise<Database> {
     location: describePostgres(url),
     prisma,
     query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    execute: async (sql, params) => (await pool.query(sql, params as unknown[])).rowCount ?? 0,
     transaction: (fn) =>
       withClient(async (client) => {
         await client.query('BEGIN');
@@ -218,6 +221,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     location: directory,
     prisma,
     query: async (sql, params) => (await client.query(sql, params)).rows as never[],
+    execute: async (sql, params) => (await client.query(sql, params)).affectedRows ?? 0,
     transaction: (fn) =>
       client.transaction((tx) =>
         fn({

@@ -10,7 +10,7 @@ import type { Sleep } from '../whoop/schemas.js';
 import { InFlight } from '../util/in-flight.js';
 import type { TokenStore } from '../whoop/token-store.js';
 import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec } from './resources.js';
-import { emptyCounts, type ResourceCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
+import { emptyCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
 
 const SPECS: Record<Resource, ResourceSpec<any>> = { cycles, recoveries, sleeps, workouts };
 const SQL = Object.fromEntries(RESOURCES.map((name) => [name, { upsert: upsertSql(SPECS[name]), deleteMissing: deleteMissingSql(SPECS[name]) }])) as Record<
@@ -185,52 +185,93 @@ export class SyncEngine {
   }
 
   private async syncAccount(userId: bigint, window: TimeWindow, counts: SyncCounts): Promise<void> {
-    const { api, tokens } = this.options;
+    const { api, tokens, db } = this.options;
     // Start from the stored grant: another process may have refreshed or revoked it since the last run.
     api.forget(userId);
     // The four collections are read concurrently (pagination within each is inherently sequential), so a
-    // backfill takes about as long as its longest collection. Each is written once all its pages are in.
-    const fetched = Object.fromEntries(RESOURCES.map((name) => [name, api.listAll(userId, SPECS[name].collection, window)])) as Record<
-      Resource,
-      Promise<unknown[]>
-    >;
+    // backfill takes about as long as its longest collection. Each page is upserted as soon as it is
+    // validated, while the next one is on its way: the database work fills the waits for WHOOP instead of
+    // coming after them (written at once, one collection held embedded PGlite, and with it the event loop
+    // every other collection needs, for tens of milliseconds). Recoveries wait for the sleeps: each stores
+    // its sleep's start. Once a collection is complete, what WHOOP no longer returns in it is deleted.
+    const writers = Object.fromEntries(RESOURCES.map((name) => [name, new PageWriter(db, name, userId)])) as Record<Resource, PageWriter>;
+    const listings = Object.fromEntries(
+      RESOURCES.map((name) => [
+        name,
+        api.listAll(userId, SPECS[name].collection, window, name === 'recoveries' ? undefined : (page) => writers[name].add(page, NO_SLEEPS)),
+      ]),
+    ) as Record<Resource, Promise<unknown[]>>;
     const writes = RESOURCES.map(async (name) => {
-      const records = await fetched[name];
-      const sleepStarts =
-        name === 'recoveries'
-          ? new Map(((await fetched.sleeps.catch(() => [])) as Sleep[]).map((sleep) => [sleep.id.toLowerCase(), sleep.start]))
-          : new Map<string, string>();
-      const written = await this.write(name, userId, window, records, sleepStarts);
-      counts[name].upserted += written.upserted;
-      counts[name].deleted += written.deleted;
+      const writer = writers[name];
+      try {
+        const records = await listings[name];
+        if (name === 'recoveries') {
+          const sleeps = (await listings.sleeps.catch(() => [])) as Sleep[];
+          writer.add(records, new Map(sleeps.map((sleep) => [sleep.id.toLowerCase(), sleep.start])));
+        }
+        counts[name].deleted += await writer.deleteMissing(window);
+      } finally {
+        // Also after a failure: pages already written stay (they are WHOOP's current records), counted.
+        counts[name].upserted += await writer.settled();
+      }
     });
     const profile = Promise.all([api.profile(userId), api.body(userId)]).then(([p, b]) => tokens.saveProfile(userId, p, b));
     const results = await Promise.allSettled([...writes, profile]);
     const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
     if (failures.length > 0) throw failures.find((f) => f instanceof ReauthorizationRequiredError) ?? failures[0]!;
   }
+}
 
-  /** Upserts the window's records and deletes what WHOOP no longer returns, in one transaction. */
-  private async write(
-    name: Resource,
-    userId: bigint,
-    window: TimeWindow,
-    records: unknown[],
-    sleepStarts: ReadonlyMap<string, string>,
-  ): Promise<ResourceCounts> {
-    const { prisma } = this.options.db;
-    const spec = SPECS[name];
-    const rows = records.map((record) => toRow(spec, record, sleepStarts));
-    const keys = rows.map((row) => String(row[spec.key]));
-    const statements = [];
+const NO_SLEEPS: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Writes one collection of one account: pages are upserted one after another as they arrive (in
+ * statements of at most BATCH_SIZE rows). After a failed write nothing more is written, and
+ * deleteMissing() throws that failure instead of deleting.
+ */
+class PageWriter {
+  private readonly spec: ResourceSpec<any>;
+  private readonly keys: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private upserted = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly name: Resource,
+    private readonly userId: bigint,
+  ) {
+    this.spec = SPECS[name];
+  }
+
+  add(records: unknown[], sleepStarts: ReadonlyMap<string, string>): void {
+    const rows = records.map((record) => toRow(this.spec, record, sleepStarts));
+    for (const row of rows) this.keys.push(String(row[this.spec.key]));
     for (let i = 0; i < rows.length; i += BATCH_SIZE) {
-      statements.push(prisma.$executeRawUnsafe(SQL[name].upsert, JSON.stringify(rows.slice(i, i + BATCH_SIZE))));
+      const json = JSON.stringify(rows.slice(i, i + BATCH_SIZE));
+      this.chain = this.chain.then(async () => {
+        if (this.failure) return;
+        try {
+          this.upserted += await this.db.execute(SQL[this.name].upsert, [json]);
+        } catch (error) {
+          this.failure = { error };
+        }
+      });
     }
-    statements.push(
-      prisma.$executeRawUnsafe(SQL[name].deleteMissing, userId.toString(), window.start.toISOString(), window.end.toISOString(), JSON.stringify(keys)),
-    );
-    const results = await prisma.$transaction(statements);
-    return { upserted: results.slice(0, -1).reduce((sum, n) => sum + n, 0), deleted: results.at(-1)! };
+  }
+
+  /** Waits for the pages added so far; the number of rows they upserted. */
+  async settled(): Promise<number> {
+    await this.chain;
+    return this.upserted;
+  }
+
+  /** Once every page is written, deletes the window's records WHOOP did not return; throws a write's failure. */
+  async deleteMissing(window: TimeWindow): Promise<number> {
+    await this.chain;
+    if (this.failure) throw this.failure.error;
+    const { start, end } = window;
+    return this.db.execute(SQL[this.name].deleteMissing, [this.userId.toString(), start.toISOString(), end.toISOString(), JSON.stringify(this.keys)]);
   }
 }
 

@@ -37,8 +37,16 @@ export class WhoopApi {
     this.guard.forget(userId);
   }
 
-  /** Every record of `collection` whose start lies in [window.start, window.end), newest first. */
-  async listAll<T extends z.ZodType>(userId: bigint, collection: Collection<T>, window: TimeWindow): Promise<z.infer<T>[]> {
+  /**
+   * Every record of `collection` whose start lies in [window.start, window.end), newest first. `onPage`
+   * sees each page's records as soon as they are validated, while the next page is already on its way.
+   */
+  async listAll<T extends z.ZodType>(
+    userId: bigint,
+    collection: Collection<T>,
+    window: TimeWindow,
+    onPage?: (records: z.infer<T>[]) => void,
+  ): Promise<z.infer<T>[]> {
     const page = (nextToken?: string) => {
       const request = this.get(userId, collection.path, collection.endpoint, {
         limit: String(PAGE_LIMIT),
@@ -64,7 +72,9 @@ export class WhoopApi {
         // the chain only waits for WHOOP, never for our own work.
         pending = page(next_token);
       }
-      for (const record of raw) records.push(parseResponse(collection.schema, record, `${collection.noun} (record ${records.length + 1})`));
+      const valid = raw.map((record, index) => parseResponse(collection.schema, record, `${collection.noun} (record ${records.length + index + 1})`));
+      records.push(...valid);
+      onPage?.(valid);
       if (!next_token) return records;
     }
   }
