@@ -9,6 +9,7 @@ import type { SyncOutcome } from '../sync/engine.js';
 import type { SyncRun } from '../sync/runs.js';
 import { failureText, successText } from './messages.js';
 import type { SlackPoster } from './poster.js';
+import { Slots } from '../util/slots.js';
 
 export interface ReporterOptions {
   db: Database;
@@ -17,10 +18,23 @@ export interface ReporterOptions {
   log: FastifyBaseLogger;
 }
 
+/**
+ * Result messages delivered at once. A sync that served a flood of queued commands finishes them all
+ * together; unbounded, their reports would take every database connection at once (and Slack accepts
+ * about one message per second per channel anyway).
+ */
+const CONCURRENT_REPORTS = 4;
+
 export class Reporter {
+  private readonly slots = new Slots(CONCURRENT_REPORTS);
+
   constructor(private readonly options: ReporterOptions) {}
 
-  async report(outcome: SyncOutcome): Promise<void> {
+  report(outcome: SyncOutcome): Promise<void> {
+    return this.slots.run(() => this.reportNow(outcome));
+  }
+
+  private async reportNow(outcome: SyncOutcome): Promise<void> {
     const { run } = outcome;
     const text = this.textFor(outcome);
     if (text === undefined) return;

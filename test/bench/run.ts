@@ -35,7 +35,7 @@ const ACK = {
   text: '7',
   targetP99DeltaMs: Number(process.env.BENCH_ACK_P99_TARGET_MS || 5),
   logLevel: (process.env.BENCH_LOG_LEVEL || 'info') as Config['logLevel'],
-  drainTimeoutMs: 120_000,
+  drainTimeoutMs: 300_000,
 };
 const BACKFILL = { days: 365, historyDays: 400, workoutsPerDay: 2, latencyMs: 20, perMinute: 100, targetRatio: 1.3, warmup: process.env.BENCH_BACKFILL_WARMUP !== '0' };
 const FOOTPRINT = { idleMs: 2_000, startTimeoutMs: 60_000 };
