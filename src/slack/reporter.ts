@@ -30,8 +30,16 @@ export class Reporter {
 
   constructor(private readonly options: ReporterOptions) {}
 
+  private stopped = false;
+
   report(outcome: SyncOutcome): Promise<void> {
-    return this.slots.run(() => this.reportNow(outcome));
+    // Reports still waiting for a slot at shutdown are left for the next start (see RunDispatcher.recover).
+    return this.slots.run(async () => (this.stopped ? undefined : this.reportNow(outcome)));
+  }
+
+  /** Starts no further result messages; those being delivered finish. */
+  stop(): void {
+    this.stopped = true;
   }
 
   private async reportNow(outcome: SyncOutcome): Promise<void> {

@@ -29,6 +29,7 @@ export class RunDispatcher {
   /** Starts no further result messages (runs already executing still finish). */
   stop(): void {
     this.stopping = true;
+    this.reporter.stop();
   }
 
   /** Resolves true once every dispatched run was executed and reported, or false after `timeoutMs`. */
