@@ -61,6 +61,41 @@ describe('WHOOP failures during syncs', () => {
     expect((await h.sync(2)).status).toBe('succeeded');
   }, 60_000);
 
+  it('keeps and counts the pages written before a failed page, and deletes nothing after an incomplete read', async () => {
+    const first = await h.sync(90);
+    expect(first.status).toBe('succeeded');
+    const start = first.run.windowStart!.getTime();
+    // The member's workouts as WHOOP pages them: newest first, 25 a page.
+    const listed = h.env.whoop.data.workouts
+      .filter((w) => w.user_id === h.env.member.user_id && Date.parse(w.start) >= start)
+      .sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
+    expect(listed.length).toBeGreaterThan(60);
+    // WHOOP deleted one workout of the first page, and one record of the third page is malformed.
+    const removed = listed[10]!;
+    const broken = listed[56]!;
+    const state = broken.score_state;
+    h.env.whoop.data.workouts.splice(h.env.whoop.data.workouts.indexOf(removed), 1);
+    (broken as { score_state: string }).score_state = 'NOT_A_STATE';
+    try {
+      const outcome = await h.sync(90);
+      expect(outcome.status).toBe('failed');
+      expect(outcome.error).toContain('workout');
+      // Pages 1 and 2 were written before page 3 failed validation; the other collections completed.
+      expect(outcome.counts.workouts).toEqual({ upserted: 50, deleted: 0 });
+      expect(outcome.counts.cycles.upserted).toBeGreaterThan(0);
+      // The listing never completed, so the workout WHOOP no longer returns was not deleted.
+      expect((await storedIds(h.db(), h.userId)).workouts).toContain(removed.id);
+    } finally {
+      broken.score_state = state;
+      h.env.whoop.data.workouts.push(removed);
+    }
+    // Once WHOOP answers well again, the next sync completes the window.
+    const next = await h.sync(90);
+    expect(next.status).toBe('succeeded');
+    const window = { start: next.run.windowStart!, end: next.run.windowEnd! };
+    expect(await storedIds(h.db(), h.userId)).toEqual(expectedIds(h.env.whoop, h.env.member.user_id, window));
+  }, 60_000);
+
   it('times out a WHOOP request that does not answer and retries it', async () => {
     h.env.whoop.slowNext(1, 16_000);
     const outcome = await h.sync(1);
