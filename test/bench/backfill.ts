@@ -2,11 +2,17 @@
 // request after a fixed latency and enforces WHOOP's 100 requests/minute. Compared with the lower bound the
 // API itself imposes: each collection is a chain of sequential pages (ceil(records / 25), at least one),
 // the service reads the collections concurrently, so no sync can take less than the longest chain × the
-// latency, nor send fewer than the sum of the pages + 2 (profile and body measurement).
+// latency, nor send fewer than the sum of the pages + 2 (profile and body measurement). The fake WHOOP runs
+// in a process of its own (whoop-process.ts), as the real one runs on its own servers.
 import { PAGE_LIMIT } from '../../src/whoop/api.js';
 import { expectedIds } from '../support/expected.js';
-import { startBenchEnvironment } from './environment.js';
-import { round, scoped } from './util.js';
+import type { RunningApp } from '../support/app.js';
+import { testConfig } from '../support/app.js';
+import { createTestDatabase } from '../support/database.js';
+import { fakesEnv } from '../support/environment.js';
+import { startLoggedApp } from './environment.js';
+import { onCleanup, round, scoped, sleep } from './util.js';
+import { startWhoopProcess } from './whoop-process.js';
 
 export interface BackfillOptions {
   days: number;
@@ -61,16 +67,23 @@ const PATHS: Record<string, string> = {
 export async function backfillBenchmark(options: BackfillOptions, progress: (line: string) => void): Promise<BackfillResult> {
   return scoped(async () => {
     progress(`backfill: ${options.historyDays} days of data (${options.workoutsPerDay} workouts/day), WHOOP latency ${options.latencyMs} ms, ${options.perMinute}/min enforced`);
-    const env = await startBenchEnvironment({
+    const whoop = await startWhoopProcess({
       whoop: { latencyMs: options.latencyMs, rateLimit: { perMinute: options.perMinute } },
-      generate: { days: options.historyDays, workoutsPerDay: options.workoutsPerDay },
+      generate: { days: options.historyDays, workoutsPerDay: options.workoutsPerDay, seed: 7 },
     });
-    const { app } = env.app;
-    // Connecting (code exchange, profile, body) happened above, before timing; its two API requests stay in
-    // both rate-limit windows, as they would in real life, and so do the warm-up's. Warm up only if the
-    // whole minute still fits under the limit (connect 2 + warm-up 6 + backfill Σ pages + 2, margin 5).
+    const db = await createTestDatabase();
+    const dropDb = onCleanup('test database', () => db.drop());
+    // The member is connected the way a first start with WHOOP_REFRESH_TOKEN does it (refresh, profile,
+    // body), before timing. Those requests stay in both rate-limit windows, as they would in real life.
+    const config = testConfig(db, { ...fakesEnv(whoop), LOG_LEVEL: 'info', WHOOP_REFRESH_TOKEN: whoop.grant.refresh_token });
+    const service = await startLoggedApp(db, config);
+    const { app } = service.app;
+    const member = whoop.member;
+    await waitForAccount(app);
+    // Warm up only if the whole minute still fits under the limit (connect 2 + warm-up 6 + backfill Σ pages
+    // + 2, margin 5).
     const now = Date.now();
-    const planned = expectedIds(env.whoop, env.member.user_id, { start: new Date(now - options.days * 86_400_000), end: new Date(now) });
+    const planned = expectedIds(whoop, member.user_id, { start: new Date(now - options.days * 86_400_000), end: new Date(now) });
     const backfillRequests = Object.values(planned).reduce((sum, ids) => sum + Math.max(1, Math.ceil(ids.length / PAGE_LIMIT)), 2);
     const warmedUp = options.warmup && 2 + 6 + backfillRequests + 5 <= options.perMinute;
     if (warmedUp) {
@@ -78,8 +91,7 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
       const warm = await app.sync.syncAll({ days: 1, trigger: 'cli' });
       if (warm.status !== 'succeeded') throw new Error(`the warm-up sync failed: ${warm.error ?? 'unknown error'}`);
     }
-    env.whoop.resetStats();
-
+    const before = (await whoop.stats()).requests.length;
     progress(`backfill: syncing ${options.days} days`);
     const cpuBefore = process.cpuUsage();
     const startedAt = Date.now();
@@ -89,11 +101,12 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     const finishedAt = startedAt + wallMs;
     const cpu = process.cpuUsage(cpuBefore);
 
-    const api = env.whoop.stats.requests.filter((r) => r.path.startsWith('/developer/'));
-    const rateLimited = env.whoop.stats.rateLimited + api.filter((r) => r.status === 429).length;
+    const stats = await whoop.stats();
+    const api = stats.requests.slice(before).filter((r) => r.path.startsWith('/developer/'));
+    const rateLimited = stats.rateLimited + api.filter((r) => r.status === 429).length;
     const { windowStart, windowEnd } = outcome.run;
     if (!windowStart || !windowEnd) throw new Error('the sync run has no window');
-    const expected = expectedIds(env.whoop, env.member.user_id, { start: windowStart, end: windowEnd });
+    const expected = expectedIds(whoop, member.user_id, { start: windowStart, end: windowEnd });
     const collections: CollectionFigures[] = Object.entries(expected).map(([name, ids]) => ({
       collection: name,
       records: ids.length,
@@ -129,9 +142,11 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
       if (stored[c.collection] !== c.records) problems.push(`${c.collection}: stored ${stored[c.collection]} of ${c.records} records`);
     }
     const wallRatio = round(wallMs / lowerBoundMs, 2);
-    await env.close();
+    await service.close();
+    await whoop.close();
+    await dropDb();
     return {
-      database: env.db.databaseUrl ? 'postgres' : 'pglite',
+      database: db.databaseUrl ? 'postgres' : 'pglite',
       wallMs: round(wallMs, 0),
       lowerBoundMs,
       wallRatio,
@@ -139,7 +154,7 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
       minRequests,
       requestRatio: round(api.length / minRequests, 2),
       rateLimited,
-      maxConcurrentRequests: env.whoop.stats.maxConcurrentRequests,
+      maxConcurrentRequests: stats.maxConcurrentRequests,
       status: outcome.status,
       breakdown,
       warmedUp,
@@ -149,4 +164,13 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
       problems,
     };
   });
+}
+
+/** The seed from WHOOP_REFRESH_TOKEN runs in the background of start-up: wait for the account it stores. */
+async function waitForAccount(app: RunningApp['app']): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await app.whoop.tokens.accounts()).length === 0) {
+    if (Date.now() > deadline) throw new Error('the WHOOP account was not seeded from WHOOP_REFRESH_TOKEN within 30 s');
+    await sleep(50);
+  }
 }

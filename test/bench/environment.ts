@@ -50,23 +50,7 @@ export async function startBenchEnvironment(options: BenchEnvironmentOptions): P
   whoop.generate(member.user_id, { ...options.generate, seed: 7 });
 
   const config = testConfig(db, { ...fakesEnv(whoop, slack), LOG_LEVEL: options.logLevel ?? 'info' });
-
-  // The log file lives in the database's temporary directory, so dropping the database removes it.
-  const logFile = join(db.dataDir, 'app.log');
-  const fd = openSync(logFile, 'a');
-  let lines = 0;
-  const stream = {
-    write(line: string) {
-      lines++;
-      writeSync(fd, line);
-    },
-  };
-  const { transport: _transport, ...base } = loggerOptions(config) as Record<string, unknown>;
-  const app = await startApp(config, { logger: { ...base, ...options.loggerOverrides, stream } as never });
-  const closeApp = onCleanup('app', async () => {
-    await app.close();
-    closeSync(fd);
-  });
+  const { app, logFile, logStats, close: closeApp } = await startLoggedApp(db, config, options.loggerOverrides);
   checkInterrupted();
 
   await connect(app, whoop, member);
@@ -79,7 +63,7 @@ export async function startBenchEnvironment(options: BenchEnvironmentOptions): P
     config,
     app,
     logFile,
-    logStats: () => ({ lines, bytes: statSync(logFile).size }),
+    logStats,
     async close() {
       await closeApp();
       await closeSlack();
@@ -87,6 +71,39 @@ export async function startBenchEnvironment(options: BenchEnvironmentOptions): P
       await dropDb();
     },
   };
+}
+
+export interface LoggedApp {
+  app: RunningApp;
+  logFile: string;
+  /** Log lines and bytes written so far. */
+  logStats(): { lines: number; bytes: number };
+  /** Closes the app and its log (also registered as a cleanup step). */
+  close(): Promise<void>;
+}
+
+/**
+ * buildApp() listening on 127.0.0.1 and logging the way users run it (JSON lines at the configured level,
+ * written synchronously like stdout to a pipe) to a file in the database's temporary directory, which
+ * dropping the database removes.
+ */
+export async function startLoggedApp(db: TestDatabase, config: Config, loggerOverrides?: Record<string, unknown>): Promise<LoggedApp> {
+  const logFile = join(db.dataDir, 'app.log');
+  const fd = openSync(logFile, 'a');
+  let lines = 0;
+  const stream = {
+    write(line: string) {
+      lines++;
+      writeSync(fd, line);
+    },
+  };
+  const { transport: _transport, ...base } = loggerOptions(config) as Record<string, unknown>;
+  const app = await startApp(config, { logger: { ...base, ...loggerOverrides, stream } as never });
+  const close = onCleanup('app', async () => {
+    await app.close();
+    closeSync(fd);
+  });
+  return { app, logFile, logStats: () => ({ lines, bytes: statSync(logFile).size }), close };
 }
 
 /** Connects the member through the real OAuth flow (as test/support/environment.ts does). */

@@ -165,7 +165,7 @@ function printBackfill(result: BackfillResult): void {
     `   where the time went: ${b.setupMs} ms before the first WHOOP request, ${b.longestChainMs} ms longest page chain ` +
       `(${b.perPageOverheadMs} ms per page beyond the ${BACKFILL.latencyMs} ms latency), ${b.tailMs} ms after its last answer;`,
   );
-  print(`   CPU time of the benchmark process during the sync (service + PGlite + fake WHOOP): ${b.cpuMs} ms`);
+  print(`   CPU time of the benchmark process during the sync (the service, and PGlite when embedded; the fake WHOOP has its own process): ${b.cpuMs} ms`);
 }
 
 function printFootprint(result: FootprintResult): void {

@@ -93,7 +93,7 @@ export function serviceEnv(options: { db: TestDatabase; whoop: FakeWhoop; seedUs
 }
 
 /** The configuration that points the service at the fakes, as a user points it at WHOOP and Slack. */
-export function fakesEnv(whoop: FakeWhoop, slack?: FakeSlack): Record<string, string> {
+export function fakesEnv(whoop: Pick<FakeWhoop, 'url' | 'clientId' | 'clientSecret'>, slack?: FakeSlack): Record<string, string> {
   return {
     WHOOP_API_URL: whoop.url,
     WHOOP_CLIENT_ID: whoop.clientId,

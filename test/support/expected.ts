@@ -11,7 +11,7 @@ const inWindow = (start: string, window: Window) => {
   return t >= window.start.getTime() && t < window.end.getTime();
 };
 
-export function expectedIds(whoop: FakeWhoop, userId: number, window: Window) {
+export function expectedIds(whoop: Pick<FakeWhoop, 'data'>, userId: number, window: Window) {
   const sleepStart = new Map(whoop.data.sleeps.map((sleep) => [sleep.id, sleep.start]));
   return {
     cycles: whoop.data.cycles.filter((r) => r.user_id === userId && inWindow(r.start, window)).map((r) => String(r.id)).sort(),
