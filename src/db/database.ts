@@ -8,6 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { pipelinedStatement, scalarParams } from './pglite-statement.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type { PrismaClient };
@@ -215,13 +216,15 @@ async function openPglite(dataDir: string): Promise<Database> {
   });
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
   const localLocks = new LocalLocks();
+  const statement = (sql: string, params: unknown[]) =>
+    scalarParams(params) ? pipelinedStatement(client, sql, params) : client.query(sql, params);
   let closed = false;
   return {
     kind: 'pglite',
     location: directory,
     prisma,
-    query: async (sql, params) => (await client.query(sql, params)).rows as never[],
-    execute: async (sql, params) => (await client.query(sql, params)).affectedRows ?? 0,
+    query: async (sql, params = []) => (await statement(sql, params)).rows as never[],
+    execute: async (sql, params = []) => (await statement(sql, params)).affectedRows ?? 0,
     transaction: (fn) =>
       client.transaction((tx) =>
         fn({

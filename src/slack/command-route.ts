@@ -141,6 +141,6 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
 
   // The sync starts only once the acknowledgement is on the wire.
   app.addHook('onResponse', async (request) => {
-    if (request.acceptedRunId !== undefined) void app.dispatcher.dispatch(request.acceptedRunId);
+    if (request.acceptedRunId !== undefined) app.dispatcher.enqueue(request.acceptedRunId);
   });
 };

@@ -10,6 +10,7 @@
 //     keep-alive pool of `connections` sockets. autocannon's own rate option releases each second's quota
 //     at once, a burst at every second that measures queueing instead of the server.
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { commandGenerator } from './requests.js';
 import { percentile, round } from './util.js';
@@ -57,6 +58,11 @@ export interface LoadResult {
   inFlightAtStop: number;
   /** Latency of the first response on each connection: includes waiting to be accepted by the server. */
   firstResponse: { p50: number; max: number };
+  /**
+   * The generator's own event-loop delay over the run, in ms: a response it read late counts as latency
+   * the server did not add. Large values mean the load machine, not the target, set the tail.
+   */
+  generatorDelay: { p99: number; max: number };
   /** Per second of the whole run (by completion): 2xx responses, their p99 and max latency in ms. */
   timeline: Array<{ second: number; ok: number; p99: number; max: number }>;
 }
@@ -82,10 +88,13 @@ class Recorder {
   private readonly perSecond: number[][] = [];
   private readonly firstResponse = new Map<object, number>();
 
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 1 });
+
   constructor(private readonly job: LoadJob) {}
 
   start(): void {
     this.startedAt = this.lastAt = performance.now();
+    this.loopDelay.enable();
   }
 
   private get warmupEnds(): number {
@@ -106,6 +115,7 @@ class Recorder {
     const responses = Object.values(counts.statusCodes).reduce((sum, n) => sum + n, 0);
     const measuredSeconds = Math.max(0.001, (this.lastAt - this.warmupEnds) / 1000);
     const first = summarize([...this.firstResponse.values()]);
+    this.loopDelay.disable();
     return {
       connections: this.job.connections,
       ...(this.job.rate ? { rate: this.job.rate } : {}),
@@ -117,6 +127,7 @@ class Recorder {
       responses,
       inFlightAtStop: Math.max(0, counts.sent - responses - counts.errors - counts.timeouts),
       firstResponse: { p50: first.p50, max: first.max },
+      generatorDelay: { p99: round(this.loopDelay.percentile(99) / 1e6, 1), max: round(this.loopDelay.max / 1e6, 1) },
       timeline: Array.from(this.perSecond, (values = [], second) => {
         const s = summarize(values);
         return { second, ok: values.length, p99: round(s.p99, 1), max: round(s.max, 1) };
