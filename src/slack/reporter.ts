@@ -9,7 +9,6 @@ import type { SyncOutcome } from '../sync/engine.js';
 import type { SyncRun } from '../sync/runs.js';
 import { failureText, successText } from './messages.js';
 import type { SlackPoster } from './poster.js';
-import { Slots } from '../util/slots.js';
 
 export interface ReporterOptions {
   db: Database;
@@ -18,23 +17,14 @@ export interface ReporterOptions {
   log: FastifyBaseLogger;
 }
 
-/**
- * Result messages delivered at once. A sync that served a flood of queued commands finishes them all
- * together; unbounded, their reports would take every database connection at once (and Slack accepts
- * about one message per second per channel anyway).
- */
-const CONCURRENT_REPORTS = 4;
-
 export class Reporter {
-  private readonly slots = new Slots(CONCURRENT_REPORTS);
+  private stopped = false;
 
   constructor(private readonly options: ReporterOptions) {}
 
-  private stopped = false;
-
-  report(outcome: SyncOutcome): Promise<void> {
-    // Reports still waiting for a slot at shutdown are left for the next start (see RunDispatcher.recover).
-    return this.slots.run(async () => (this.stopped ? undefined : this.reportNow(outcome)));
+  /** Delivers the result of a finished run, unless stop() was called (the next start delivers it then). */
+  async report(outcome: SyncOutcome): Promise<void> {
+    if (!this.stopped) await this.reportNow(outcome);
   }
 
   /** Starts no further result messages; those being delivered finish. */

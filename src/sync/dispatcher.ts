@@ -11,6 +11,12 @@ import { InFlight } from '../util/in-flight.js';
 import { outcomeOf, SyncInterruptedError, type SyncEngine, type SyncOutcome } from './engine.js';
 import type { SyncRuns } from './runs.js';
 
+/**
+ * Result messages in flight at once. Slack accepts about one message per second per channel anyway, and
+ * each report claims its run in the database first: more would only take connections from other work.
+ */
+const CONCURRENT_REPORTS = 4;
+
 /** Older runs are history, not work: a result a week late helps nobody. */
 const RECOVERY_HORIZON_MS = 7 * 86_400_000;
 
@@ -18,6 +24,10 @@ export class RunDispatcher {
   private readonly inFlight = new InFlight();
   /** Recorded runs waiting to execute, oldest first. */
   private readonly pending = new Set<number>();
+  /** Results waiting to be reported, oldest first: a sync that served thousands of runs returns them all at once. */
+  private readonly outbox: SyncOutcome[] = [];
+  /** deliverOutbox() loops running. */
+  private reporting = 0;
   /** Callers of dispatch() waiting for a run's result to be reported. */
   private readonly waiters = new Map<number, Array<() => void>>();
   private working = false;
@@ -80,30 +90,47 @@ export class RunDispatcher {
           this.release(runId);
           continue;
         }
-        for (const outcome of outcomes) {
-          const id = outcome.run.id;
-          this.pending.delete(id);
-          void this.inFlight.track(this.report(outcome).finally(() => this.release(id)));
-        }
+        for (const outcome of outcomes) this.pending.delete(outcome.run.id);
+        this.post(outcomes);
       }
     } finally {
       this.working = false;
-      if (this.stopping) {
-        // Whoever waits for a run still queued learns that it will not run here.
-        this.pending.clear();
-        for (const runId of [...this.waiters.keys()]) this.release(runId);
-      }
+      if (this.stopping) this.abandon();
     }
   }
 
-  private async report(outcome: SyncOutcome): Promise<void> {
-    // Shutting down: what is left is reported by the next start (see recover()).
-    if (this.stopping) return;
-    try {
-      await this.reporter.report(outcome);
-    } catch (error) {
-      this.log.error({ err: error, runId: outcome.run.id }, `the result of sync run ${outcome.run.id} could not be reported`);
+  /** Queues results for reporting; they go out CONCURRENT_REPORTS at a time, in order. */
+  private post(outcomes: SyncOutcome[]): void {
+    for (const outcome of outcomes) this.outbox.push(outcome);
+    while (this.reporting < CONCURRENT_REPORTS && this.outbox.length > 0 && !this.stopping) {
+      this.reporting++;
+      void this.inFlight.track(this.deliverOutbox());
     }
+  }
+
+  /** Reports results from the outbox, oldest first, until it is empty or the service stops. */
+  private async deliverOutbox(): Promise<void> {
+    try {
+      for (let outcome = this.outbox.shift(); outcome && !this.stopping; outcome = this.outbox.shift()) {
+        try {
+          await this.reporter.report(outcome);
+        } catch (error) {
+          this.log.error({ err: error, runId: outcome.run.id }, `the result of sync run ${outcome.run.id} could not be reported`);
+        }
+        this.release(outcome.run.id);
+      }
+    } finally {
+      this.reporting--;
+      if (this.stopping) this.abandon();
+    }
+  }
+
+  /** Shutting down: what is left is finished and reported by the next start (see recover()). */
+  private abandon(): void {
+    this.pending.clear();
+    this.outbox.length = 0;
+    // Whoever waits for one of these runs learns that it will not be finished here.
+    for (const runId of [...this.waiters.keys()]) this.release(runId);
   }
 
   private release(runId: number): void {
@@ -115,8 +142,7 @@ export class RunDispatcher {
   /** Finishes what a previous process acknowledged but did not complete. */
   async recover(): Promise<void> {
     const since = new Date(Date.now() - RECOVERY_HORIZON_MS);
-    const unreported = await this.runs.unreported(since);
-    for (const run of unreported) await this.reporter.report(outcomeOf(run));
+    this.post((await this.runs.unreported(since)).map(outcomeOf));
     const unfinished = await this.runs.unfinished(since);
     if (unfinished.length > 0) {
       this.log.info({ runs: unfinished.map((run) => run.id) }, `resuming ${unfinished.length} sync run(s) left unfinished`);

@@ -118,6 +118,11 @@ function printAck(result: AckResult): void {
   );
   const p99s = (rounds: LoadResult[]) => rounds.map((each) => each.latency.p99).join(', ');
   print(`   paced p99 of each round, ms: bare ${p99s(result.bare.pacedRounds)}; whoop-sync ${p99s(result.ours.pacedRounds)}`);
+  const lag = (rounds: LoadResult[]) => rounds.map((each) => `${each.generatorDelay.p99}/${each.generatorDelay.max}`).join(', ');
+  print(
+    `   the load generator's own event-loop delay in each paced round, p99/max ms: against bare ${lag(result.bare.pacedRounds)}; ` +
+      `against whoop-sync ${lag(result.ours.pacedRounds)} (both share this machine's CPUs: a response read late counts as latency)`,
+  );
   print(
     `   at saturation: ${delta(result.ratios.p99DeltaMs)} (${yesNo(result.saturatedTargetMet)}); the bare route answers ${result.ratios.throughput}× ` +
       'as many requests per second, and a saturated p99 is mostly time spent queued',
