@@ -69,8 +69,10 @@ export class WhoopApi {
         if (seenTokens.has(next_token)) throw new WhoopResponseError(`WHOOP repeated a page token while listing ${collection.noun}s`);
         seenTokens.add(next_token);
         // The next page is requested before this one is validated: pages are a sequential chain, so
-        // the chain only waits for WHOOP, never for our own work.
+        // the chain only waits for WHOOP, never for our own work. The request has to leave first, too:
+        // validating and writing this page would otherwise run before the request's own first steps.
         pending = page(next_token);
+        await new Promise((resolve) => setImmediate(resolve));
       }
       const valid = raw.map((record, index) => parseResponse(collection.schema, record, `${collection.noun} (record ${records.length + index + 1})`));
       records.push(...valid);

@@ -161,9 +161,14 @@ export interface RequestLogEntry {
   query: Record<string, string>;
   /** The status sent; 0 while the request is still waiting (held, delayed) or if it was never answered. */
   status: number;
-  /** Arrival time, epoch milliseconds. */
+  /** Arrival time, epoch milliseconds (fractional). */
   at: number;
+  /** When the answer was written, epoch milliseconds (fractional); unset while unanswered. */
+  answeredAt?: number;
 }
+
+/** Epoch milliseconds with sub-millisecond resolution. */
+const epochNow = () => performance.timeOrigin + performance.now();
 
 export interface FakeWhoopStats {
   requests: RequestLogEntry[];
@@ -1239,7 +1244,7 @@ class FakeWhoopServer implements FakeWhoop {
       path: target.path,
       query: Object.fromEntries(target.query),
       status: 0,
-      at: Date.now(),
+      at: epochNow(),
     };
     this.stats.requests.push(entry);
     this.trackConcurrency(res);
@@ -1488,6 +1493,7 @@ function notFound(): Reply {
 function writeReply(res: ServerResponse, entry: RequestLogEntry, reply: Reply): void {
   if (res.destroyed || res.headersSent) return;
   entry.status = reply.status;
+  entry.answeredAt = epochNow();
   const headers: Record<string, string> = { ...reply.headers };
   let body = '';
   if (reply.json !== undefined) {
@@ -1506,6 +1512,7 @@ function writeReply(res: ServerResponse, entry: RequestLogEntry, reply: Reply): 
 function writeMalformed(res: ServerResponse, entry: RequestLogEntry, reply: Reply, kind: MalformKind): void {
   if (res.destroyed || res.headersSent) return;
   entry.status = 200;
+  entry.answeredAt = epochNow();
   const headers = { ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' };
   if (kind === 'truncated') {
     // Promise the whole body, send half of it, then cut the connection.
