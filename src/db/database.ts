@@ -8,7 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { pipelinedStatement, scalarParams } from './pglite-statement.js';
+import { PGliteStatements, scalarParams } from './pglite-statement.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type { PrismaClient };
@@ -216,8 +216,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   });
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
   const localLocks = new LocalLocks();
-  const statement = (sql: string, params: unknown[]) =>
-    scalarParams(params) ? pipelinedStatement(client, sql, params) : client.query(sql, params);
+  const statements = new PGliteStatements(client);
+  const statement = (sql: string, params: unknown[]) => (scalarParams(params) ? statements.run(sql, params) : client.query(sql, params));
   let closed = false;
   return {
     kind: 'pglite',

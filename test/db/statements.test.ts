@@ -80,4 +80,20 @@ describe('driver statements', () => {
     expect(labels).toContain('outside');
     expect(labels).not.toContain('in the transaction');
   });
+
+  it('runs the same statement many times with different parameters, and again after its plan was dropped', async () => {
+    const sql = 'SELECT $1::int * 2 AS doubled, $2::text AS label';
+    for (let i = 0; i < 20; i++) expect(await db.query(sql, [i, `n${i}`])).toEqual([{ doubled: i * 2, label: `n${i}` }]);
+    // DEALLOCATE ALL drops every prepared statement of the session (PGlite) or connection (Postgres).
+    await db.execute('DEALLOCATE ALL');
+    expect(await db.query(sql, [21, 'after'])).toEqual([{ doubled: 42, label: 'after' }]);
+  });
+
+  it('recovers from a statement that failed on its first run', async () => {
+    await expect(db.query('SELEC 1 AS broken')).rejects.toThrow(/syntax error/);
+    const sql = 'SELECT 10 / $1::int AS quotient';
+    await expect(db.query(sql, [0])).rejects.toThrow(/division by zero/);
+    expect(await db.query(sql, [5])).toEqual([{ quotient: 2 }]);
+    expect(await db.query(sql, [2])).toEqual([{ quotient: 5 }]);
+  });
 });
