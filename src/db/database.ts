@@ -26,9 +26,9 @@ export interface Database {
   readonly location: string;
   readonly prisma: PrismaClient;
   /**
-   * One statement on the driver itself, outside any transaction. For the hottest path (recording an
-   * acknowledged /sync) only: it skips the Prisma client's query compiler, which costs more CPU than the
-   * statement itself.
+   * One statement on the driver itself, outside any transaction. For the hot paths only (recording an
+   * acknowledged /sync, starting a run, writing a sync's pages): it skips the Prisma client's query
+   * compiler, which costs more CPU than the statement itself.
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Like query(), for a statement whose rows affected is the answer (an upsert or a delete). */

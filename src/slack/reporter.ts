@@ -18,21 +18,10 @@ export interface ReporterOptions {
 }
 
 export class Reporter {
-  private stopped = false;
-
   constructor(private readonly options: ReporterOptions) {}
 
-  /** Delivers the result of a finished run, unless stop() was called (the next start delivers it then). */
+  /** Delivers the result of a finished run (RunDispatcher decides when, and stops at shutdown). */
   async report(outcome: SyncOutcome): Promise<void> {
-    if (!this.stopped) await this.reportNow(outcome);
-  }
-
-  /** Starts no further result messages; those being delivered finish. */
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async reportNow(outcome: SyncOutcome): Promise<void> {
     const { run } = outcome;
     const text = this.textFor(outcome);
     if (text === undefined) return;

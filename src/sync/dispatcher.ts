@@ -62,7 +62,6 @@ export class RunDispatcher {
   /** Starts no further runs or result messages (a run already executing finishes or is interrupted). */
   stop(): void {
     this.stopping = true;
-    this.reporter.stop();
   }
 
   /** Resolves true once every queued run was executed and reported, or false after `timeoutMs`. */

@@ -79,7 +79,8 @@ const insertFewRuns = (rows: number) =>
   }).join(', ')} RETURNING id`;
 /** Batches up to this size use a VALUES list (measured on PGlite: VALUES is cheaper below ~10 rows). */
 const FEW_RUNS = 8;
-const INSERT_FEW_RUNS = Array.from({ length: FEW_RUNS + 1 }, (_, rows) => insertFewRuns(rows));
+/** INSERT_FEW_RUNS[n - 1] inserts n runs. */
+const INSERT_FEW_RUNS = Array.from({ length: FEW_RUNS }, (_, index) => insertFewRuns(index + 1));
 
 /** Inserts many requested runs with one statement, numbering them in the order given. */
 const INSERT_MANY_RUNS = `
@@ -110,7 +111,7 @@ function runRecorder(db: Database) {
       const rows =
         requests.length <= FEW_RUNS
           ? await db.query<{ id: number }>(
-              INSERT_FEW_RUNS[requests.length]!,
+              INSERT_FEW_RUNS[requests.length - 1]!,
               requests.flatMap((request) => [request.trigger, request.days, request.requestedBy ?? null, request.channelId ?? null, request.responseUrl ?? null]),
             )
           : await db.query<{ id: number }>(INSERT_MANY_RUNS, [
