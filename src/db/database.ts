@@ -1,14 +1,13 @@
 // The one place that chooses the database: DATABASE_URL → Postgres through a pg pool; unset → embedded
-// PGlite persisted under DATA_DIR. Both are real Postgres (same SQL, same migrations); everything above
-// this module sees a Prisma client plus a raw SQL session for the few things Prisma cannot express
+// PGlite persisted under DATA_DIR, running on a thread of its own and reached through a pg pool as well
+// (src/db/pglite-thread.ts). Both are real Postgres (same SQL, same migrations, same driver); everything
+// above this module sees a Prisma client plus a raw SQL session for the few things Prisma cannot express
 // (multi-statement migration scripts, session-level advisory locks, set-based upserts).
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { PGliteStatements, scalarParams } from './pglite-statement.js';
+import { startPgliteThread } from './pglite-thread.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type { PrismaClient };
@@ -49,6 +48,12 @@ export type LockResult<T> = { acquired: true; value: T } | { acquired: false };
 export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
+  /**
+   * Hears of the embedded database failing for good after it opened (its thread crashed): from then on
+   * every statement fails until the process restarts. A PostgreSQL server that goes away is not reported
+   * here: the pool reconnects once it is back.
+   */
+  onFailure?: (error: Error) => void;
 }
 
 // Pool sizing and timeouts for a small service: a sync writes in batches, the Slack ack writes one row,
@@ -63,7 +68,7 @@ const POOL = {
 } as const;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir, options.onFailure);
 }
 
 function describePostgres(url: string): string {
@@ -77,54 +82,10 @@ function describePostgres(url: string): string {
 
 async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, ...POOL, application_name: 'whoop-sync' });
-  // A client losing its connection (server restart, network blip, pg_terminate_backend) emits 'error': on
-  // the pool while idle, on the client itself while checked out (by us or by Prisma). Unheard, either would
-  // crash the process. The query in progress fails on its own, which is how its caller learns about it,
-  // and the pool replaces the client.
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const localLocks = new LocalLocks();
-
-  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    let failure: Error | undefined;
-    try {
-      return await fn(client);
-    } catch (error) {
-      // After a failure the connection may still hold session state (a lock, an aborted transaction):
-      // destroy it rather than hand it to the next user.
-      failure = error as Error;
-      throw error;
-    } finally {
-      client.release(failure ?? false);
-    }
-  }
-
-  let closed = false;
-  return {
+  return poolDatabase(pool, {
     kind: 'postgres',
     location: describePostgres(url),
-    prisma,
-    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
-    execute: async (sql, params) => (await pool.query(sql, params as unknown[])).rowCount ?? 0,
-    transaction: (fn) =>
-      withClient(async (client) => {
-        await client.query('BEGIN');
-        try {
-          const result = await fn({
-            query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
-            exec: async (sql) => {
-              await client.query(sql);
-            },
-          });
-          await client.query('COMMIT');
-          return result;
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw error;
-        }
-      }),
     // Callers in this process queue in memory first, so that waiting for a lock never ties up more than
     // one pooled connection per key (twenty waiters must not starve the holder of connections).
     withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>> {
@@ -155,11 +116,68 @@ async function openPostgres(url: string): Promise<Database> {
         }
       });
     },
+    close: () => pool.end(),
+  });
+}
+
+/** The Database on a pg pool: the same for a PostgreSQL server and for the embedded database's thread. */
+function poolDatabase(
+  pool: pg.Pool,
+  own: Pick<Database, 'kind' | 'location' | 'withLock'> & { close(): Promise<void> },
+): Database {
+  // A client losing its connection (server restart, network blip, pg_terminate_backend) emits 'error': on
+  // the pool while idle, on the client itself while checked out (by us or by Prisma). Unheard, either would
+  // crash the process. The query in progress fails on its own, which is how its caller learns about it,
+  // and the pool replaces the client.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+
+  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      // After a failure the connection may still hold session state (a lock, an aborted transaction):
+      // destroy it rather than hand it to the next user.
+      failure = error as Error;
+      throw error;
+    } finally {
+      client.release(failure ?? false);
+    }
+  }
+
+  let closed = false;
+  return {
+    kind: own.kind,
+    location: own.location,
+    prisma,
+    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    execute: async (sql, params) => (await pool.query(sql, params as unknown[])).rowCount ?? 0,
+    transaction: (fn) =>
+      withClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          const result = await fn({
+            query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+            exec: async (sql) => {
+              await client.query(sql);
+            },
+          });
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      }),
+    withLock: own.withLock,
     async close() {
       if (closed) return;
       closed = true;
       await prisma.$disconnect();
-      await pool.end();
+      await own.close();
     },
   };
 }
@@ -198,51 +216,40 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, onFailure: DatabaseOptions['onFailure']): Promise<Database> {
   const directory = resolve(dataDir);
   await mkdir(directory, { recursive: true });
   const unlock = await lockDataDir(directory);
-  const client = await PGlite.create(directory).catch(async (error: unknown) => {
+  const thread = await startPgliteThread(directory, onFailure).catch(async (error: unknown) => {
     await unlock();
     throw error;
   });
-  // PGlite runs Postgres on the event loop's thread, so whatever a statement does blocks every request.
-  // Starting a WAL segment zero-fills 16 MB by default: a 30–50 ms stall every few thousand writes.
-  // Without zero-filling, a new segment is created at its full size by writing its last byte.
-  await client.exec('SET wal_init_zero = off').catch(async (error: unknown) => {
-    await client.close();
-    await unlock();
-    throw error;
+  // The connections share PGlite's one session and take turns on it (src/db/pglite-host.ts): a few are
+  // enough to keep it busy while a transaction or a sync's page writes hold one.
+  const pool = new pg.Pool({
+    ...POOL,
+    max: 4,
+    stream: () => thread.connect(),
+    user: 'postgres',
+    database: 'postgres',
+    // Not from the environment's PG* variables: they describe some PostgreSQL server, not this one.
+    host: 'pglite',
+    password: '',
+    ssl: false,
+    application_name: 'whoop-sync',
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
   const localLocks = new LocalLocks();
-  const statements = new PGliteStatements(client);
-  const statement = (sql: string, params: unknown[]) => (scalarParams(params) ? statements.run(sql, params) : client.query(sql, params));
-  let closed = false;
-  return {
+  return poolDatabase(pool, {
     kind: 'pglite',
     location: directory,
-    prisma,
-    query: async (sql, params = []) => (await statement(sql, params)).rows as never[],
-    execute: async (sql, params = []) => (await statement(sql, params)).affectedRows ?? 0,
-    transaction: (fn) =>
-      client.transaction((tx) =>
-        fn({
-          query: async (sql, params) => (await tx.query(sql, params)).rows as never[],
-          exec: async (sql) => {
-            await tx.exec(sql);
-          },
-        }),
-      ),
+    // One session: Postgres advisory locks would not exclude anyone, an in-process lock does.
     withLock: async (key, fn, options) => localLocks.run(key, options?.wait ?? true, async () => ({ acquired: true, value: await fn() }) as const),
     async close() {
-      if (closed) return;
-      closed = true;
-      await prisma.$disconnect();
-      await client.close();
+      await pool.end();
+      await thread.close();
       await unlock();
     },
-  };
+  });
 }
 
 /** In-process locks by key: callers run one at a time, in arrival order. */

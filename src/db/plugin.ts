@@ -13,7 +13,19 @@ declare module 'fastify' {
 
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const db = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      // The embedded database cannot come back within this process. Raised as an uncaught error, it makes
+      // the service shut down gracefully and exit with status 1 (see server.ts), so that whatever
+      // supervises it (Docker's restart policy, systemd) starts it again.
+      onFailure: (error) => {
+        app.log.fatal({ err: error }, 'the embedded database stopped');
+        setImmediate(() => {
+          throw error;
+        });
+      },
+    });
     app.log.info({ database: db.kind, location: db.location }, 'database opened');
     try {
       const applied = await applyMigrations(db);

@@ -18,8 +18,9 @@ const SQL = Object.fromEntries(RESOURCES.map((name) => [name, { upsert: upsertSq
   { upsert: string; deleteMissing: string }
 >;
 /**
- * Rows per INSERT statement. Embedded PGlite runs each statement on the event loop, about 50 µs a row:
- * 50 rows hold it for a few milliseconds, so a page arriving for another collection waits no longer.
+ * Rows per INSERT statement. Embedded PGlite runs one statement at a time, about 50 µs a row: 50 rows
+ * hold it for a few milliseconds, so a /sync acknowledgement or another collection's page waiting behind
+ * the statement waits no longer than that.
  */
 const BATCH_SIZE = 50;
 /** Advisory-lock key that serializes sync runs across processes ("whoopsync" in ASCII). */
@@ -194,8 +195,8 @@ export class SyncEngine {
     // The four collections are read concurrently (pagination within each is inherently sequential), so a
     // backfill takes about as long as its longest collection. Each page is upserted as soon as it is
     // validated, while the next one is on its way: the database work fills the waits for WHOOP instead of
-    // coming after them (written at once, one collection held embedded PGlite, and with it the event loop
-    // every other collection needs, for tens of milliseconds). Recoveries wait for the sleeps: each stores
+    // coming after them (written at once, one collection held embedded PGlite, which runs one statement at
+    // a time, for tens of milliseconds). Recoveries wait for the sleeps: each stores
     // its sleep's start. Once a collection is complete, what WHOOP no longer returns in it is deleted.
     const writers = Object.fromEntries(RESOURCES.map((name) => [name, new PageWriter(db, name, userId)])) as Record<Resource, PageWriter>;
     const listings = Object.fromEntries(

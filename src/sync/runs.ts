@@ -69,8 +69,8 @@ const RUN_COLUMNS = 5;
 
 /**
  * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (on
- * embedded PGlite, whose planner runs on the event loop, it takes about two thirds of the time unnest()
- * takes); its cost grows with every row, so large batches use INSERT_MANY_RUNS.
+ * embedded PGlite it takes about two thirds of the time unnest() takes, most of it planning); its cost
+ * grows with every row, so large batches use INSERT_MANY_RUNS.
  */
 const insertFewRuns = (rows: number) =>
   `INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url) VALUES ${Array.from({ length: rows }, (_, row) => {

@@ -17,6 +17,7 @@
 // runs coalesce into a few WHOOP syncs); result messages still being posted then are cut off by shutdown.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
@@ -140,6 +141,27 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   }
 }
 
+/** Runs `load` against a server in this process, recording what it cost this process (ServerLoad). */
+async function measureServer(load: () => Promise<LoadResult>): Promise<LoadResult> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const busyBefore = performance.eventLoopUtilization();
+  const cpuBefore = process.cpuUsage();
+  const result = await load();
+  const busy = performance.eventLoopUtilization(busyBefore);
+  const cpu = process.cpuUsage(cpuBefore);
+  delay.disable();
+  const responses = Math.max(1, result.responses);
+  return {
+    ...result,
+    server: {
+      loopBusyUsPerRequest: Math.round((busy.active * 1000) / responses),
+      cpuUsPerRequest: Math.round((cpu.user + cpu.system) / responses),
+      loopDelay: { p99: Math.round(delay.percentile(99) / 1e4) / 100, max: Math.round(delay.max / 1e4) / 100 },
+    },
+  };
+}
+
 /** The baseline: the least a Fastify server must do to answer the command. */
 export async function startBareServer(): Promise<{ url: string; close(): Promise<void> }> {
   const app = Fastify();
@@ -199,7 +221,9 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
         `ack: ${target.name}: ${connections} connection${connections === 1 ? '' : 's'}${rate ? ` at ${rate} req/s` : ''}, ` +
           `${warmupSeconds} s warm-up + ${durationSeconds} s`,
       );
-      return runLoad({ url: target.url, connections, warmupSeconds, durationSeconds, signingSecret: SIGNING_SECRET, text: options.text, ...(rate ? { rate } : {}) });
+      return measureServer(() =>
+        runLoad({ url: target.url, connections, warmupSeconds, durationSeconds, signingSecret: SIGNING_SECRET, text: options.text, ...(rate ? { rate } : {}) }),
+      );
     };
 
     // Lightest load first: the saturated load leaves tens of thousands of acknowledged runs queued behind

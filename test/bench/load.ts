@@ -35,6 +35,19 @@ export interface LatencySummary {
   max: number;
 }
 
+/**
+ * What serving a load cost the server process, over the whole run (warm-up included). Less sensitive to
+ * a noisy neighbour than the client's latencies: CPU is counted per thread, not per wall-clock second.
+ */
+export interface ServerLoad {
+  /** Main-thread (event loop) busy time per response, µs: what every request waits behind. */
+  loopBusyUsPerRequest: number;
+  /** CPU time of the whole process per response, µs: every thread, the embedded database's included. */
+  cpuUsPerRequest: number;
+  /** The main thread's event-loop delay, p99 and max, ms. */
+  loopDelay: { p99: number; max: number };
+}
+
 export interface LoadResult {
   connections: number;
   /** The offered rate (req/s across all connections), when the load was paced. */
@@ -63,6 +76,8 @@ export interface LoadResult {
    * the server did not add. Large values mean the load machine, not the target, set the tail.
    */
   generatorDelay: { p99: number; max: number };
+  /** Measured in the benchmark process, which runs both servers (filled in by ack.ts). */
+  server?: ServerLoad;
   /** Per second of the whole run (by completion): 2xx responses, their p99 and max latency in ms. */
   timeline: Array<{ second: number; ok: number; p99: number; max: number }>;
 }

@@ -124,6 +124,12 @@ function printAck(result: AckResult): void {
     `   the load generator's own event-loop delay in each paced round, p99/max ms: against bare ${lag(result.bare.pacedRounds)}; ` +
       `against whoop-sync ${lag(result.ours.pacedRounds)} (both share this machine's CPUs: a response read late counts as latency)`,
   );
+  const cost = (rounds: LoadResult[]) =>
+    rounds.map((each) => (each.server ? `${each.server.loopBusyUsPerRequest}/${each.server.cpuUsPerRequest} µs, ${each.server.loopDelay.p99}/${each.server.loopDelay.max} ms` : '?')).join('; ');
+  print(
+    `   the server process in each paced round, main-thread busy/all-thread CPU per request and main-thread loop delay p99/max: ` +
+      `bare ${cost(result.bare.pacedRounds)}; whoop-sync ${cost(result.ours.pacedRounds)}`,
+  );
   print(
     `   at saturation: ${delta(result.ratios.p99DeltaMs)} (${yesNo(result.saturatedTargetMet)}); the bare route answers ${result.ratios.throughput}× ` +
       'as many requests per second, and a saturated p99 is mostly time spent queued',
