@@ -229,6 +229,8 @@ async function openPglite(dataDir: string, onFailure: DatabaseOptions['onFailure
   const pool = new pg.Pool({
     ...POOL,
     max: 4,
+    // An idle connection here is two MessagePorts: keep it rather than handshake again later.
+    idleTimeoutMillis: 0,
     stream: () => thread.connect(),
     user: 'postgres',
     database: 'postgres',
