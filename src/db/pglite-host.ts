@@ -84,20 +84,25 @@ class Session {
 
   private async run(): Promise<void> {
     for (let turn = this.next(); turn; turn = this.next()) {
+      const { connection, message } = turn;
       let answer: Uint8Array;
       try {
-        answer = await this.db.execProtocolRaw(turn.message);
+        answer = await this.db.execProtocolRaw(message);
       } catch {
-        // PGlite itself failed (not a statement: those answer with an ErrorResponse). The connection
-        // cannot know what state it left, so it ends; its client sees the connection drop.
-        answer = new Uint8Array(0);
-        turn.connection.close();
+        // PGlite itself failed (a failing statement answers with an ErrorResponse instead). What the turn
+        // left open is unknown: the connection ends (its client sees it drop) and one RELEASE tries to
+        // end the rest. If that fails too, the session goes to the others as it is.
+        connection.close();
+        this.owner = message === RELEASE ? undefined : connection;
+        if (this.owner) this.turns.unshift({ connection, message: RELEASE });
+        continue;
       }
       const idle = answer.length >= 6 && answer[answer.length - 6] === READY_FOR_QUERY && answer[answer.length - 1] === IDLE;
-      this.owner = idle ? undefined : turn.connection;
+      // A RELEASE is the last turn of a departed connection, whatever it answered.
+      this.owner = idle || message === RELEASE ? undefined : connection;
       // A connection that left while its turn ran: end what the turn opened before anyone else goes.
-      if (!idle && turn.connection.closed) this.turns.unshift({ connection: turn.connection, message: RELEASE });
-      turn.connection.send(answer);
+      if (this.owner && connection.closed) this.turns.unshift({ connection, message: RELEASE });
+      connection.send(answer);
     }
   }
 }
