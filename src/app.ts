@@ -34,6 +34,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? loggerOptions(config) }),
     // Slack and WHOOP never send large bodies; anything bigger is refused before it is buffered.
     bodyLimit: 64 * 1024,
+    // Fastify's default of 10 s per plugin is too short for the database's: on a first start it creates the
+    // embedded database (Postgres' initdb, several seconds on a small or busy machine), then migrates it.
+    // A PostgreSQL server that does not answer still fails fast, on the pool's own 5 s connect timeout.
+    pluginTimeout: 120_000,
     // Bounded waits so slow or stuck clients cannot hold connections open.
     requestTimeout: 30_000,
     connectionTimeout: 30_000,
