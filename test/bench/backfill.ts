@@ -4,6 +4,7 @@
 // the service reads the collections concurrently, so no sync can take less than the longest chain × the
 // latency, nor send fewer than the sum of the pages + 2 (profile and body measurement). The fake WHOOP runs
 // in a process of its own (whoop-process.ts), as the real one runs on its own servers.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PAGE_LIMIT } from '../../src/whoop/api.js';
 import { expectedIds } from '../support/expected.js';
 import type { RunningApp } from '../support/app.js';
@@ -50,6 +51,11 @@ export interface BackfillResult {
   status: string;
   /** Where the wall time went: before the first WHOOP request, the longest page chain, after its last answer. */
   breakdown: { setupMs: number; longestChainMs: number; perPageOverheadMs: number; whoopPerPageOverheadMs: number; tailMs: number; cpuMs: number };
+  /**
+   * The service's main-thread event-loop delay during the sync, p99 and max in ms: how long an HTTP request
+   * arriving meanwhile (a Slack command, a health check) could wait behind the sync's work.
+   */
+  loopDelay: { p99: number; max: number };
   warmedUp: boolean;
   collections: CollectionFigures[];
   stored: Record<string, number>;
@@ -94,12 +100,15 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     const before = (await whoop.stats()).requests.length;
     progress(`backfill: syncing ${options.days} days`);
     const cpuBefore = process.cpuUsage();
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const startedAt = Date.now();
     const started = performance.now();
     const outcome = await app.sync.syncAll({ days: options.days, trigger: 'cli' });
     const wallMs = performance.now() - started;
     const finishedAt = startedAt + wallMs;
     const cpu = process.cpuUsage(cpuBefore);
+    loopDelay.disable();
 
     const stats = await whoop.stats();
     const api = stats.requests.slice(before).filter((r) => r.path.startsWith('/developer/'));
@@ -163,6 +172,7 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
       maxConcurrentRequests: stats.maxConcurrentRequests,
       status: outcome.status,
       breakdown,
+      loopDelay: { p99: round(loopDelay.percentile(99) / 1e6, 1), max: round(loopDelay.max / 1e6, 1) },
       warmedUp,
       collections,
       stored,

@@ -7,9 +7,10 @@
 // Two kinds of load:
 //   - closed loop (no rate): autocannon, each connection sending its next request when the last is answered;
 //   - paced (rate): requests leave at evenly spaced times whatever the answers do (an open loop), on a
-//     keep-alive pool of `connections` sockets. autocannon's own rate option releases each second's quota
-//     at once, a burst at every second that measures queueing instead of the server.
-import http from 'node:http';
+//     keep-alive pool of `connections` sockets, every request built and signed before the clock starts.
+//     autocannon's own rate option releases each second's quota at once, a burst at every second that
+//     measures queueing instead of the server.
+import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { commandGenerator } from './requests.js';
@@ -76,11 +77,15 @@ export interface LoadResult {
    * the server did not add. Large values mean the load machine, not the target, set the tail.
    */
   generatorDelay: { p99: number; max: number };
+  /** The generator's own CPU time per response, µs: time this machine's CPUs did not give the server. */
+  generatorCpuUsPerRequest: number;
   /** Measured in the benchmark process, which runs both servers (filled in by ack.ts). */
   server?: ServerLoad;
   /** Per second of the whole run (by completion): 2xx responses, their p99 and max latency in ms. */
   timeline: Array<{ second: number; ok: number; p99: number; max: number }>;
 }
+
+const cpuPerResponse = (cpu: NodeJS.CpuUsage, responses: number) => (cpu.user + cpu.system) / Math.max(1, responses);
 
 function summarize(values: number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
@@ -107,8 +112,11 @@ class Recorder {
 
   constructor(private readonly job: LoadJob) {}
 
+  private cpuAtStart = process.cpuUsage();
+
   start(): void {
     this.startedAt = this.lastAt = performance.now();
+    this.cpuAtStart = process.cpuUsage();
     this.loopDelay.enable();
   }
 
@@ -143,6 +151,7 @@ class Recorder {
       inFlightAtStop: Math.max(0, counts.sent - responses - counts.errors - counts.timeouts),
       firstResponse: { p50: first.p50, max: first.max },
       generatorDelay: { p99: round(this.loopDelay.percentile(99) / 1e6, 1), max: round(this.loopDelay.max / 1e6, 1) },
+      generatorCpuUsPerRequest: Math.round(cpuPerResponse(process.cpuUsage(this.cpuAtStart), responses)),
       timeline: Array.from(this.perSecond, (values = [], second) => {
         const s = summarize(values);
         return { second, ok: values.length, p99: round(s.p99, 1), max: round(s.max, 1) };
@@ -185,64 +194,139 @@ async function closedLoop(job: LoadJob): Promise<LoadResult> {
   });
 }
 
-async function paced(job: LoadJob, rate: number): Promise<LoadResult> {
+/**
+ * One keep-alive HTTP/1.1 connection of the paced load: writes a prepared request, reads its answer (status
+ * line, Content-Length, body), then takes the next. Plain bytes on a socket, no http.ClientRequest per
+ * request: the generator shares this machine's CPUs with the server under test, and everything it spends
+ * per request is time the server cannot run.
+ */
+class PacedConnection {
+  /** When the request on the wire was sent (performance.now()), or undefined when idle. */
+  sentAt: number | undefined;
+  lost = false;
+  private received: Buffer = Buffer.alloc(0);
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly answered: (connection: PacedConnection, status: number, sentAt: number) => void,
+    private readonly failed: (connection: PacedConnection) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('error', () => this.lose());
+    socket.on('close', () => this.lose());
+  }
+
+  send(request: Buffer, sentAt: number): void {
+    this.sentAt = sentAt;
+    this.socket.write(request);
+  }
+
+  private lose(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.socket.destroy();
+    this.failed(this);
+  }
+
+  private read(chunk: Buffer): void {
+    this.received = this.received.length ? Buffer.concat([this.received, chunk]) : chunk;
+    const headEnd = this.received.indexOf('\r\n\r\n');
+    if (headEnd === -1) return;
+    const head = this.received.toString('latin1', 0, headEnd);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
+    if (!Number.isFinite(length)) return this.lose(); // not an answer this generator understands: counted as an error
+    if (this.received.length < headEnd + 4 + length) return;
+    this.received = this.received.subarray(headEnd + 4 + length);
+    const sentAt = this.sentAt;
+    this.sentAt = undefined;
+    if (sentAt !== undefined) this.answered(this, Number(head.slice(9, 12)), sentAt);
+  }
+}
+
+/** The paced load's requests, built and signed before the clock starts (each one still unique). */
+function prepareRequests(job: LoadJob, count: number): Buffer[] {
   const next = commandGenerator(job.signingSecret, job.text, `p${job.connections}`);
+  const { host } = new URL(job.url);
+  return Array.from({ length: count }, () => {
+    const { body, headers } = next();
+    const lines = Object.entries({ ...headers, host, 'content-length': String(Buffer.byteLength(body)) }).map(([name, value]) => `${name}: ${value}`);
+    return Buffer.from(`POST /slack/commands HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+async function paced(job: LoadJob, rate: number): Promise<LoadResult> {
   const recorder = new Recorder(job);
   const { hostname, port } = new URL(job.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections, maxFreeSockets: job.connections });
+  const total = Math.round((job.warmupSeconds + job.durationSeconds) * rate);
+  const requests = prepareRequests(job, total);
   const counts = { sent: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0, statusCodes: {} as Record<string, number> };
-  const outstanding = new Set<http.ClientRequest>();
+  const all: PacedConnection[] = [];
+  const idle: PacedConnection[] = [];
+  /** Requests that came due while every connection was busy: they wait, and the wait counts as latency. */
+  const waiting: number[] = [];
 
-  const send = () => {
-    const { body, headers } = next();
-    const sentAt = performance.now();
-    counts.sent++;
-    const request = http.request(
-      { agent, hostname, port, path: '/slack/commands', method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
-      (response) => {
-        const socket = request.socket;
-        response.resume();
-        response.on('end', () => {
-          outstanding.delete(request);
-          const status = response.statusCode ?? 0;
-          counts.statusCodes[status] = (counts.statusCodes[status] ?? 0) + 1;
-          if (status >= 200 && status < 300) counts.ok++;
-          else counts.non2xx++;
-          recorder.response(socket ?? request, status, performance.now() - sentAt);
-        });
-      },
-    );
-    outstanding.add(request);
-    request.on('timeout', () => {
-      counts.timeouts++;
-      request.destroy(new Error('timeout'));
-    });
-    request.on('error', (error) => {
-      if (!outstanding.delete(request)) return;
-      if (error.message !== 'timeout') counts.errors++;
-    });
-    request.end(body);
+  const send = (connection: PacedConnection, sentAt: number) => connection.send(requests[counts.sent++]!, sentAt);
+  const free = (connection: PacedConnection) => {
+    const sentAt = waiting.shift();
+    if (sentAt === undefined) idle.push(connection);
+    else send(connection, sentAt);
   };
+  const answered = (connection: PacedConnection, status: number, sentAt: number) => {
+    counts.statusCodes[status] = (counts.statusCodes[status] ?? 0) + 1;
+    if (status >= 200 && status < 300) counts.ok++;
+    else counts.non2xx++;
+    recorder.response(connection.socket, status, performance.now() - sentAt);
+    free(connection);
+  };
+  // A connection lost with a request on it: that request counts as an error, and the rest of the load
+  // goes over the remaining connections.
+  const failed = (connection: PacedConnection) => {
+    if (connection.sentAt !== undefined) counts.errors++;
+    const index = idle.indexOf(connection);
+    if (index !== -1) idle.splice(index, 1);
+  };
+  await Promise.all(
+    Array.from(
+      { length: job.connections },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = net.connect(Number(port), hostname);
+          socket.once('error', reject);
+          socket.once('connect', () => {
+            socket.off('error', reject);
+            const connection = new PacedConnection(socket, answered, failed);
+            all.push(connection);
+            idle.push(connection);
+            resolve();
+          });
+        }),
+    ),
+  );
 
   // Requests are due every 1000/rate ms from the start; a timer tick sends whatever has come due (one or
   // two at a time at these rates), so a late tick catches up instead of lowering the rate.
   const interval = 1000 / rate;
-  const total = Math.round((job.warmupSeconds + job.durationSeconds) * rate);
   recorder.start();
   const startedAt = performance.now();
   let scheduled = 0;
   while (scheduled < total) {
     const due = Math.min(total, Math.floor((performance.now() - startedAt) / interval) + 1);
-    while (scheduled < due) {
-      send();
-      scheduled++;
+    for (const now = performance.now(); scheduled < due; scheduled++) {
+      const connection = idle.pop();
+      if (connection) send(connection, now);
+      else waiting.push(now);
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, interval - 0.5)));
   }
   // Answers still on the way count; whatever is unanswered after 10 s is reported as in flight.
+  const busy = () => waiting.length > 0 || all.some((each) => !each.lost && each.sentAt !== undefined);
   const deadline = performance.now() + 10_000;
-  while (outstanding.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  agent.destroy();
+  while (busy() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (const connection of all) {
+    connection.lost = true;
+    connection.socket.destroy();
+  }
   return recorder.result(counts);
 }
 

@@ -119,10 +119,11 @@ function printAck(result: AckResult): void {
   );
   const p99s = (rounds: LoadResult[]) => rounds.map((each) => each.latency.p99).join(', ');
   print(`   paced p99 of each round, ms: bare ${p99s(result.bare.pacedRounds)}; whoop-sync ${p99s(result.ours.pacedRounds)}`);
-  const lag = (rounds: LoadResult[]) => rounds.map((each) => `${each.generatorDelay.p99}/${each.generatorDelay.max}`).join(', ');
+  const lag = (rounds: LoadResult[]) =>
+    rounds.map((each) => `${each.generatorDelay.p99}/${each.generatorDelay.max} ms, ${each.generatorCpuUsPerRequest} µs`).join('; ');
   print(
-    `   the load generator's own event-loop delay in each paced round, p99/max ms: against bare ${lag(result.bare.pacedRounds)}; ` +
-      `against whoop-sync ${lag(result.ours.pacedRounds)} (both share this machine's CPUs: a response read late counts as latency)`,
+    `   the load generator itself in each paced round, event-loop delay p99/max and CPU per request: against bare ${lag(result.bare.pacedRounds)}; ` +
+      `against whoop-sync ${lag(result.ours.pacedRounds)} (it shares this machine's CPUs: a response read late counts as latency)`,
   );
   const cost = (rounds: LoadResult[]) =>
     rounds.map((each) => (each.server ? `${each.server.loopBusyUsPerRequest}/${each.server.cpuUsPerRequest} µs, ${each.server.loopDelay.p99}/${each.server.loopDelay.max} ms` : '?')).join('; ');
@@ -144,7 +145,7 @@ function printAck(result: AckResult): void {
       `by ${a.whoopSyncs} WHOOP syncs; ${a.runsSucceeded} succeeded, ${a.slackMessages} Slack messages posted`,
   );
   print(`   logging: ${a.logLinesPerRequest} log lines (${a.logBytesPerRequest} bytes) per request at LOG_LEVEL=${a.logLevel}`);
-  print('   1st resp max: slowest first response on a new connection (includes waiting to be accepted)');
+  print('   1st resp max: slowest first response on a connection (closed-loop loads include waiting to be accepted; the paced load connects before its clock starts)');
 }
 
 function printBackfill(result: BackfillResult): void {
@@ -180,6 +181,10 @@ function printBackfill(result: BackfillResult): void {
       `${(b.perPageOverheadMs - b.whoopPerPageOverheadMs).toFixed(1)} ms in whoop-sync and on the loopback), ${b.tailMs} ms after its last answer;`,
   );
   print(`   CPU time of the benchmark process during the sync (the service, and PGlite when embedded; the fake WHOOP has its own process): ${b.cpuMs} ms`);
+  print(
+    `   the service's main-thread event-loop delay during the sync, p99/max: ${result.loopDelay.p99}/${result.loopDelay.max} ms ` +
+      '(how long a Slack command or health check arriving meanwhile could wait behind the sync)',
+  );
 }
 
 function printFootprint(result: FootprintResult): void {
