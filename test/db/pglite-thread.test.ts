@@ -46,6 +46,23 @@ describe('embedded database thread', () => {
     expect(answers).toEqual(connections.flatMap((_, c) => Array.from({ length: 100 }, (_, i) => `c${c}-${i}`)));
   });
 
+  it('answers a repeated statement message for message as it answered its first run', async () => {
+    // The host prepares each statement text once and reuses it (src/db/pglite-host.ts): invisible to the
+    // client, which still sees the ParseComplete of the Parse it sent.
+    const client = await connect();
+    const seen: string[] = [];
+    const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+    const record = (name: string) => () => seen.push(name);
+    for (const name of ['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']) connection.on(name, record(name));
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      seen.length = 0;
+      runs.push({ rows: (await client.query('SELECT $1::int * 3 AS tripled', [i])).rows, messages: [...seen] });
+    }
+    expect(runs.map((run) => run.rows)).toEqual([[{ tripled: 0 }], [{ tripled: 3 }], [{ tripled: 6 }]]);
+    for (const run of runs) expect(run.messages).toEqual(['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
+  });
+
   it('keeps one connection’s open transaction from the others until it commits', async () => {
     const [writer, reader] = await Promise.all([connect(), connect()]);
     const before = await count(reader);
