@@ -71,12 +71,13 @@ export class WhoopHttp {
       if (request.path.startsWith('/developer/')) await this.options.limiter.acquire();
       this.options.signal?.throwIfAborted();
       let failure: { reason: string; waitMs?: number; status?: number; cause?: unknown };
+      const deadline = this.deadline();
       try {
         const response = await fetch(url, {
           method: request.method,
           headers: { accept: 'application/json', ...request.headers },
           body: request.body,
-          signal: this.signal(),
+          signal: deadline.signal,
           redirect: 'error',
         });
         metrics.whoopRequests.inc({ endpoint: request.endpoint, status_class: `${Math.floor(response.status / 100)}xx` });
@@ -102,6 +103,8 @@ export class WhoopHttp {
           throw new WhoopApiError(`WHOOP request ${what} failed (${reason}) and is not safe to repeat`, undefined, { cause: error });
         }
         failure = { reason, cause: error };
+      } finally {
+        deadline.clear();
       }
 
       const elapsed = Date.now() - started;
@@ -121,9 +124,26 @@ export class WhoopHttp {
     }
   }
 
-  private signal(): AbortSignal {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    return this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout;
+  /**
+   * One attempt's signal: aborted after timeoutMs (covering the answer's body too) or at shutdown.
+   * Deliberately not AbortSignal.any([AbortSignal.timeout(…), shutdown]): on Node 20 the timeout signal
+   * inside it can be garbage-collected before it fires, and a WHOOP request that never answers then
+   * holds its sync, and every sync queued behind it, forever.
+   */
+  private deadline(): { signal: AbortSignal; clear(): void } {
+    const controller = new AbortController();
+    const shutdown = this.options.signal;
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${this.timeoutMs} ms`, 'TimeoutError')), this.timeoutMs);
+    const stop = () => controller.abort(shutdown?.reason);
+    if (shutdown?.aborted) stop();
+    else shutdown?.addEventListener('abort', stop, { once: true });
+    return {
+      signal: controller.signal,
+      clear() {
+        clearTimeout(timer);
+        shutdown?.removeEventListener('abort', stop);
+      },
+    };
   }
 }
 

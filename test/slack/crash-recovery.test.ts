@@ -16,7 +16,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 15_000)
   }
 }
 
-describe('a /sync interrupted by a killed process', () => {
+describe('a /sync interrupted by a killed or stopped process', () => {
   let whoop: FakeWhoop;
   let slack: FakeSlack;
   let testDb: TestDatabase;
@@ -74,5 +74,40 @@ describe('a /sync interrupted by a killed process', () => {
       await db.close();
     }
     expect(slack.messages).toHaveLength(1);
+  }, 60_000);
+
+  it('stops on SIGTERM while WHOOP does not answer, and the next start finishes the run', async () => {
+    const before = slack.messages.length;
+    const first = startServerProcess(env);
+    let stoppedInMs: number;
+    try {
+      const url = await first.listening();
+      const release = whoop.hold();
+      try {
+        expect((await sendCommand(url, '4')).status).toBe(200);
+        await until(() => whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && r.status === 0).length > 0, 'the sync to reach WHOOP');
+        const started = Date.now();
+        // Shutdown gives a running sync 5 s to finish, then cancels it: well within close-with-grace's
+        // 10 s, after which the process would be ended with an error.
+        expect((await first.stop('SIGTERM')).code).toBe(0);
+        stoppedInMs = Date.now() - started;
+      } finally {
+        release();
+      }
+    } finally {
+      await first.stop('SIGKILL');
+    }
+    expect(stoppedInMs).toBeLessThan(9_000);
+    expect(first.output()).toContain('sync interrupted by shutdown; it will run again at the next start');
+    expect(slack.messages).toHaveLength(before);
+
+    const second = startServerProcess(env);
+    try {
+      await second.listening();
+      const [message] = (await slack.waitForMessages(before + 1, 20_000)).slice(before);
+      expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in .*: last 4 days/);
+    } finally {
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    }
   }, 60_000);
 });

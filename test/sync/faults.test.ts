@@ -1,12 +1,23 @@
 import { describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { onPostgres } from '../support/database.js';
 import { expectedIds } from '../support/expected.js';
 import { storedIds } from '../support/records.js';
 import { syncHarness } from '../support/sync-harness.js';
 
+// A full garbage collection on demand (the flag only exposes gc() to contexts created after it is set).
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 describe('WHOOP failures during syncs', () => {
   const h = syncHarness({ days: 100, whoop: { accessTokenLifetimeSeconds: 3600 } });
+  const retries = async () =>
+    ((await h.env.app.app.metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'whoop_api_retries_total')?.values ?? []).reduce(
+      (sum, value) => sum + value.value,
+      0,
+    );
 
   it('retries 429 and 5xx answers and then succeeds', async () => {
     h.env.whoop.failNext(1, { status: 429, pathPrefix: '/v2/cycle', headers: { 'X-RateLimit-Reset': '1', 'X-RateLimit-Remaining': '0' } });
@@ -96,11 +107,19 @@ describe('WHOOP failures during syncs', () => {
     expect(await storedIds(h.db(), h.userId)).toEqual(expectedIds(h.env.whoop, h.env.member.user_id, window));
   }, 60_000);
 
-  it('times out a WHOOP request that does not answer and retries it', async () => {
-    h.env.whoop.slowNext(1, 16_000);
-    const outcome = await h.sync(1);
+  it('times out a WHOOP request that does not answer and retries it, also when garbage is collected meanwhile', async () => {
+    // The first request would be answered only after a minute; the 15 s timeout must end it first. A
+    // timeout that is itself garbage-collected never fires (AbortSignal.any() on Node 20), so collections
+    // run while the request waits.
+    h.env.whoop.slowNext(1, 60_000);
+    const retriesBefore = await retries();
+    const collecting = setInterval(collectGarbage, 250);
+    const started = Date.now();
+    const outcome = await h.sync(1).finally(() => clearInterval(collecting));
     expect(outcome.status).toBe('succeeded');
-  }, 60_000);
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect((await retries()) - retriesBefore).toBe(1);
+  }, 90_000);
 
   it('keeps the result on the run when Slack is down, and posts again once Slack is back', async () => {
     h.env.slack.failAlways({ status: 500 });
