@@ -83,6 +83,7 @@ const envSchema = z.object({
   WHOOP_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://api.prod.whoop.com'),
   WHOOP_REFRESH_TOKEN: optional(text()),
   WHOOP_ACCESS_TOKEN: optional(text()),
+  WHOOP_REQUEST_TIMEOUT_SECONDS: optional(integer(1, 600)).default(15),
   TOKEN_MAX_AGE_DAYS: optional(
     z.coerce.number({ message: 'must be a number' }).positive('must be greater than 0').max(3650, 'must be at most 3650'),
   ).default(20),
@@ -134,6 +135,8 @@ export interface Config {
     seedRefreshToken: string | undefined;
     seedAccessToken: string | undefined;
     tokenMaxAgeDays: number;
+    /** How long one WHOOP request (answer and body) may take before it is abandoned and retried. */
+    requestTimeoutMs: number;
   };
   /**
    * Encryption at rest of the stored WHOOP tokens (AES-256-GCM). `key` encrypts (and decrypts); the
@@ -258,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       seedRefreshToken: e.WHOOP_REFRESH_TOKEN,
       seedAccessToken: e.WHOOP_ACCESS_TOKEN,
       tokenMaxAgeDays: e.TOKEN_MAX_AGE_DAYS,
+      requestTimeoutMs: e.WHOOP_REQUEST_TIMEOUT_SECONDS * 1000,
     },
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
     sync: { timezone: e.SYNC_TIMEZONE, schedules },

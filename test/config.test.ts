@@ -55,6 +55,7 @@ describe('configuration', () => {
       WHOOP_REFRESH_TOKEN: 'r',
       WHOOP_ACCESS_TOKEN: 'a',
       TOKEN_MAX_AGE_DAYS: '7.5',
+      WHOOP_REQUEST_TIMEOUT_SECONDS: '40',
       SYNC_TIMEZONE: 'Europe/Berlin',
       SYNC_SCHEDULES: '*/15 * * * * = 1',
       METRICS_TOKEN: 'm',
@@ -65,6 +66,8 @@ describe('configuration', () => {
     expect(config.slack.allowedUserIds).toEqual(['U1', 'U2']);
     expect(config.whoop.apiUrl).toBe('http://127.0.0.1:9998');
     expect(config.whoop.tokenMaxAgeDays).toBe(7.5);
+    expect(config.whoop.requestTimeoutMs).toBe(40_000);
+    expect(loadConfig({}).whoop.requestTimeoutMs).toBe(15_000);
     expect(config.sync).toEqual({ timezone: 'Europe/Berlin', schedules: [{ cron: '*/15 * * * *', days: 1 }] });
   });
 
@@ -82,6 +85,7 @@ describe('configuration', () => {
       DATABASE_URL: 'mysql://x',
       PUBLIC_URL: 'not a url',
       TOKEN_MAX_AGE_DAYS: '-1',
+      WHOOP_REQUEST_TIMEOUT_SECONDS: '0',
       SYNC_TIMEZONE: 'Mars/Olympus',
     });
     expect(problems).toEqual([
@@ -89,6 +93,7 @@ describe('configuration', () => {
       'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
       'DATABASE_URL: must be a postgres:// or postgresql:// URL',
       'PUBLIC_URL: must be an http:// or https:// URL',
+      'WHOOP_REQUEST_TIMEOUT_SECONDS: must be at least 1',
       'TOKEN_MAX_AGE_DAYS: must be greater than 0',
       'SYNC_TIMEZONE: must be an IANA time zone such as UTC or Europe/Berlin',
     ]);

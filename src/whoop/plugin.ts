@@ -44,6 +44,7 @@ export default fp<{ config: Config }>(
       log,
       limiter: new SlidingWindowLimiter(REQUESTS_PER_MINUTE, 60_000),
       signal: shutdown.signal,
+      timeoutMs: config.whoop.requestTimeoutMs,
     });
     const { clientId, clientSecret } = config.whoop;
     const oauth = clientId && clientSecret ? new WhoopOAuth(http, { clientId, clientSecret }) : undefined;

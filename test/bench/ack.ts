@@ -206,7 +206,14 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
     const bareServer = await startBareServer();
     onCleanup('bare server', () => bareServer.close());
     progress('ack: starting the app (fresh database, fake WHOOP held, fake Slack)');
-    const env = await startBenchEnvironment({ generate: { days: 30 }, logLevel: options.logLevel ?? 'info' });
+    // The held WHOOP request must outlast the whole load: with the default 15 s timeout, the first sync
+    // would fail after its fifth attempt, and the next one would take every queued run in one large UPDATE
+    // in the middle of the measurement.
+    const env = await startBenchEnvironment({
+      generate: { days: 30 },
+      logLevel: options.logLevel ?? 'info',
+      env: { WHOOP_REQUEST_TIMEOUT_SECONDS: '600' },
+    });
     const { app } = env.app;
     const logBefore = env.logStats();
     const release = env.whoop.hold();

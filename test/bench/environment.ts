@@ -35,6 +35,8 @@ export interface BenchEnvironmentOptions {
   logLevel?: Config['logLevel'];
   /** Extra pino options merged into the app's logger options (for investigations, e.g. `hooks`). */
   loggerOverrides?: Record<string, unknown>;
+  /** Further configuration variables for the app. */
+  env?: Record<string, string>;
 }
 
 export async function startBenchEnvironment(options: BenchEnvironmentOptions): Promise<BenchEnvironment> {
@@ -49,7 +51,7 @@ export async function startBenchEnvironment(options: BenchEnvironmentOptions): P
   const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });
   whoop.generate(member.user_id, { ...options.generate, seed: 7 });
 
-  const config = testConfig(db, { ...fakesEnv(whoop, slack), LOG_LEVEL: options.logLevel ?? 'info' });
+  const config = testConfig(db, { ...fakesEnv(whoop, slack), LOG_LEVEL: options.logLevel ?? 'info', ...options.env });
   const { app, logFile, logStats, close: closeApp } = await startLoggedApp(db, config, options.loggerOverrides);
   checkInterrupted();
 
