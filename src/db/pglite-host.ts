@@ -12,6 +12,7 @@
 // statements.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { exchange } from './pglite-exchange.js';
 import { StatementCache } from './pglite-statement-cache.js';
 
 export interface HostOptions {
@@ -87,8 +88,8 @@ class Session {
   /** Runs one exchange, through a prepared statement where it can. */
   private async execute(message: Uint8Array): Promise<Uint8Array> {
     const prepared = this.statements.rewrite(message);
-    if (!prepared) return this.db.execProtocolRaw(message);
-    return prepared.answer(await this.db.execProtocolRaw(prepared.message)) ?? this.db.execProtocolRaw(message);
+    if (!prepared) return exchange(this.db, message);
+    return prepared.answer(await exchange(this.db, prepared.message)) ?? exchange(this.db, message);
   }
 
   private async run(): Promise<void> {
