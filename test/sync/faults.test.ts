@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { onPostgres } from '../support/database.js';
 import { expectedIds } from '../support/expected.js';
+import { collectGarbage } from '../support/garbage.js';
 import { storedIds } from '../support/records.js';
 import { syncHarness } from '../support/sync-harness.js';
-
-// A full garbage collection on demand (the flag only exposes gc() to contexts created after it is set).
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 describe('WHOOP failures during syncs', () => {
   const h = syncHarness({ days: 100, whoop: { accessTokenLifetimeSeconds: 3600 } });
