@@ -16,6 +16,7 @@
 // first one). Afterwards WHOOP is released and the benchmark waits until every run was executed (queued
 // runs coalesce into a few WHOOP syncs); result messages still being posted then are cut off by shutdown.
 import { spawn } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,7 +28,7 @@ import { ackText } from '../../src/slack/messages.js';
 import { SIGNING_SECRET } from '../support/environment.js';
 import { startBenchEnvironment } from './environment.js';
 import type { LoadJob, LoadResult } from './load.js';
-import { checkInterrupted, onCleanup, round, scoped, withTimeout } from './util.js';
+import { checkInterrupted, onCleanup, percentile, round, scoped, withTimeout } from './util.js';
 
 const require = createRequire(import.meta.url);
 const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
@@ -141,23 +142,63 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   }
 }
 
-/** Runs `load` against a server in this process, recording what it cost this process (ServerLoad). */
-async function measureServer(load: () => Promise<LoadResult>): Promise<LoadResult> {
+/**
+ * Runs `load` against the server on `port` in this process, recording what it cost this process
+ * (ServerLoad; the request times after the warm-up, like the client's latencies).
+ */
+async function measureServer(port: number, warmupSeconds: number, load: () => Promise<LoadResult>): Promise<LoadResult> {
   const delay = monitorEventLoopDelay({ resolution: 1 });
+  const times = serverRequestTimes(port, warmupSeconds * 1000);
   delay.enable();
   const busyBefore = performance.eventLoopUtilization();
   const cpuBefore = process.cpuUsage();
-  const result = await load();
+  const result = await load().finally(() => times.stop());
   const busy = performance.eventLoopUtilization(busyBefore);
   const cpu = process.cpuUsage(cpuBefore);
   delay.disable();
   const responses = Math.max(1, result.responses);
+  const sorted = times.values.sort((a, b) => a - b);
+  const ms = (value: number | undefined) => round(value ?? Number.NaN, 2);
   return {
     ...result,
     server: {
       loopBusyUsPerRequest: Math.round((busy.active * 1000) / responses),
       cpuUsPerRequest: Math.round((cpu.user + cpu.system) / responses),
       loopDelay: { p99: Math.round(delay.percentile(99) / 1e4) / 100, max: Math.round(delay.max / 1e4) / 100 },
+      requestTime: { p50: ms(percentile(sorted, 50)), p99: ms(percentile(sorted, 99)), max: ms(sorted.at(-1)) },
+    },
+  };
+}
+
+/**
+ * Each request's time inside the server listening on `port` (Node's http diagnostics channels): from its
+ * headers being read to its response being handed to the operating system, for requests that started
+ * `warmupMs` or more after the first. Both servers and the fakes run in this process; only the loaded
+ * one's port counts.
+ */
+function serverRequestTimes(port: number, warmupMs: number): { values: number[]; stop(): void } {
+  const values: number[] = [];
+  const started = new WeakMap<object, number>();
+  let first: number | undefined;
+  const ours = (message: { server?: { address(): unknown } }) => (message.server?.address() as { port?: number } | null)?.port === port;
+  const onStart = (message: unknown) => {
+    const event = message as { response: object; server?: { address(): unknown } };
+    if (!ours(event)) return;
+    const now = performance.now();
+    first ??= now;
+    if (now - first >= warmupMs) started.set(event.response, now);
+  };
+  const onFinish = (message: unknown) => {
+    const at = started.get((message as { response: object }).response);
+    if (at !== undefined) values.push(performance.now() - at);
+  };
+  diagnostics.subscribe('http.server.request.start', onStart);
+  diagnostics.subscribe('http.server.response.finish', onFinish);
+  return {
+    values,
+    stop() {
+      diagnostics.unsubscribe('http.server.request.start', onStart);
+      diagnostics.unsubscribe('http.server.response.finish', onFinish);
     },
   };
 }
@@ -228,7 +269,7 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
         `ack: ${target.name}: ${connections} connection${connections === 1 ? '' : 's'}${rate ? ` at ${rate} req/s` : ''}, ` +
           `${warmupSeconds} s warm-up + ${durationSeconds} s`,
       );
-      return measureServer(() =>
+      return measureServer(Number(new URL(target.url).port), warmupSeconds, () =>
         runLoad({ url: target.url, connections, warmupSeconds, durationSeconds, signingSecret: SIGNING_SECRET, text: options.text, ...(rate ? { rate } : {}) }),
       );
     };

@@ -47,6 +47,12 @@ export interface ServerLoad {
   cpuUsPerRequest: number;
   /** The main thread's event-loop delay, p99 and max, ms. */
   loopDelay: { p99: number; max: number };
+  /**
+   * The server's own time per request, ms: from the request's headers being read to the response being
+   * handed to the operating system. What the client measures beyond it accrued in queues (the event loop,
+   * the kernel, the load generator).
+   */
+  requestTime: { p50: number; p99: number; max: number };
 }
 
 export interface LoadResult {

@@ -131,6 +131,12 @@ function printAck(result: AckResult): void {
     `   the server process in each paced round, main-thread busy/all-thread CPU per request and main-thread loop delay p99/max: ` +
       `bare ${cost(result.bare.pacedRounds)}; whoop-sync ${cost(result.ours.pacedRounds)}`,
   );
+  const own = (rounds: LoadResult[]) =>
+    rounds.map((each) => (each.server ? `${each.server.requestTime.p99}/${each.server.requestTime.max} ms` : '?')).join(', ');
+  print(
+    `   the server's own time per request in each paced round (headers read → response handed to the OS), p99/max: ` +
+      `bare ${own(result.bare.pacedRounds)}; whoop-sync ${own(result.ours.pacedRounds)} (the rest of a client's latency accrued in queues)`,
+  );
   print(
     `   at saturation: ${delta(result.ratios.p99DeltaMs)} (${yesNo(result.saturatedTargetMet)}); the bare route answers ${result.ratios.throughput}× ` +
       'as many requests per second, and a saturated p99 is mostly time spent queued',
