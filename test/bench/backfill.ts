@@ -15,6 +15,13 @@ import { startLoggedApp } from './environment.js';
 import { onCleanup, round, scoped, sleep } from './util.js';
 import { startWhoopProcess } from './whoop-process.js';
 
+/**
+ * The untimed warm-up sync's window: long enough to hold records of every kind in every state (the last
+ * day's are mostly not scored yet), so that every validator and code path the backfill uses has run once,
+ * and short enough for one page per collection.
+ */
+export const WARMUP_DAYS = 7;
+
 export interface BackfillOptions {
   days: number;
   /** Days of generated history (more than `days`, so the window is full). */
@@ -93,8 +100,8 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     const backfillRequests = Object.values(planned).reduce((sum, ids) => sum + Math.max(1, Math.ceil(ids.length / PAGE_LIMIT)), 2);
     const warmedUp = options.warmup && 2 + 6 + backfillRequests + 5 <= options.perMinute;
     if (warmedUp) {
-      progress('backfill: warm-up sync of 1 day (not timed)');
-      const warm = await app.sync.syncAll({ days: 1, trigger: 'cli' });
+      progress(`backfill: warm-up sync of ${WARMUP_DAYS} days (not timed)`);
+      const warm = await app.sync.syncAll({ days: WARMUP_DAYS, trigger: 'cli' });
       if (warm.status !== 'succeeded') throw new Error(`the warm-up sync failed: ${warm.error ?? 'unknown error'}`);
     }
     const before = (await whoop.stats()).requests.length;

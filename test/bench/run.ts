@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import type { Config } from '../../src/config.js';
 import { ackBenchmark, type AckResult, type Ratios } from './ack.js';
 import type { LoadResult } from './load.js';
-import { backfillBenchmark, type BackfillResult } from './backfill.js';
+import { backfillBenchmark, WARMUP_DAYS, type BackfillResult } from './backfill.js';
 import { footprintBenchmark, type FootprintResult } from './footprint.js';
 import { assertLoopback, cleanupAll, interruption, machineInfo, table, type Cell, type MachineInfo } from './util.js';
 
@@ -159,7 +159,7 @@ function printBackfill(result: BackfillResult): void {
     `2. Backfill: sync ${BACKFILL.days} days (${result.database}), fake WHOOP ${BACKFILL.latencyMs} ms per request, ` +
       `${BACKFILL.perMinute}/min enforced, ${BACKFILL.workoutsPerDay} workouts/day;`,
   );
-  print(`   member connected before timing${result.warmedUp ? '; after an untimed 1-day warm-up sync (warm JIT and queries, as in a running service)' : '; no warm-up (cold code paths)'}`);
+  print(`   member connected before timing${result.warmedUp ? `; after an untimed ${WARMUP_DAYS}-day warm-up sync (warm JIT, validators and queries, as in a running service)` : '; no warm-up (cold code paths)'}`);
   print();
   print(
     table(
