@@ -2,10 +2,12 @@
 // bounded retries with exponential backoff and jitter for 429, 5xx and network failures, honouring
 // Retry-After or X-RateLimit-Reset. Other statuses (400, 401, 404) are returned to the caller, which knows
 // what they mean.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
 import { WhoopApiError, WhoopResponseError } from './errors.js';
 import type { SlidingWindowLimiter } from './rate-limiter.js';
+import { Transport } from './transport.js';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -53,6 +55,7 @@ export interface WhoopHttpOptions {
 export class WhoopHttp {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
+  private readonly transport = new Transport();
 
   constructor(private readonly options: WhoopHttpOptions) {
     this.retry = options.retry ?? DEFAULT_RETRY;
@@ -73,17 +76,16 @@ export class WhoopHttp {
       let failure: { reason: string; waitMs?: number; status?: number; cause?: unknown };
       const deadline = this.deadline();
       try {
-        const response = await fetch(url, {
+        const response = await this.transport.send(url, {
           method: request.method,
           headers: { accept: 'application/json', ...request.headers },
           body: request.body,
           signal: deadline.signal,
-          redirect: 'error',
+          fresh: !request.idempotent,
         });
         metrics.whoopRequests.inc({ endpoint: request.endpoint, status_class: `${Math.floor(response.status / 100)}xx` });
         const resetMs = rateLimitResetMs(response.headers);
-        if (response.headers.get('x-ratelimit-remaining') === '0' && resetMs !== undefined) this.options.limiter.pauseFor(resetMs);
-        const text = await response.text();
+        if (header(response.headers, 'x-ratelimit-remaining') === '0' && resetMs !== undefined) this.options.limiter.pauseFor(resetMs);
         if (response.status === 429 || response.status >= 500) {
           if (response.status === 429) {
             metrics.whoopRateLimited.inc();
@@ -91,7 +93,7 @@ export class WhoopHttp {
           }
           failure = { reason: `HTTP ${response.status}`, status: response.status, waitMs: retryAfterMs(response.headers) ?? (response.status === 429 ? resetMs : undefined) };
         } else {
-          return { status: response.status, body: parseBody(text, what, response.status) };
+          return { status: response.status, body: parseBody(response.text, what, response.status) };
         }
       } catch (error) {
         if (this.options.signal?.aborted) throw new WhoopApiError(`${what} was cancelled because the service is shutting down`, undefined, { cause: error });
@@ -122,6 +124,11 @@ export class WhoopHttp {
       log.warn({ endpoint: request.endpoint, attempt, reason: failure.reason, retryInMs: Math.round(waitMs) }, 'WHOOP request failed; retrying');
       await sleep(waitMs, this.options.signal);
     }
+  }
+
+  /** Closes the idle connections to WHOOP. */
+  close(): void {
+    this.transport.close();
   }
 
   /**
@@ -157,9 +164,14 @@ function parseBody(text: string, what: string, status: number): unknown {
   }
 }
 
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** `Retry-After` in seconds or as an HTTP date. */
-function retryAfterMs(headers: Headers): number | undefined {
-  const value = headers.get('retry-after');
+function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
+  const value = header(headers, 'retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
@@ -168,21 +180,21 @@ function retryAfterMs(headers: Headers): number | undefined {
 }
 
 /** `X-RateLimit-Reset`: seconds until the window resets. */
-function rateLimitResetMs(headers: Headers): number | undefined {
-  const seconds = Number(headers.get('x-ratelimit-reset') ?? NaN);
+function rateLimitResetMs(headers: IncomingHttpHeaders): number | undefined {
+  const seconds = Number(header(headers, 'x-ratelimit-reset') ?? NaN);
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 86_400) * 1000 : undefined;
 }
 
 function neverSent(error: unknown): boolean {
-  const code = (error as { cause?: { code?: string } })?.cause?.code;
+  const code = (error as { code?: string })?.code;
   return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
 }
 
 function describeNetworkError(error: unknown, timeoutMs: number): string {
   if (error instanceof WhoopResponseError) return error.message;
   if ((error as Error)?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? 'network error';
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code ?? message ?? 'network error';
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -46,6 +46,8 @@ export default fp<{ config: Config }>(
       signal: shutdown.signal,
       timeoutMs: config.whoop.requestTimeoutMs,
     });
+    // After the sync plugin's preClose has drained or cancelled every request.
+    app.addHook('onClose', async () => http.close());
     const { clientId, clientSecret } = config.whoop;
     const oauth = clientId && clientSecret ? new WhoopOAuth(http, { clientId, clientSecret }) : undefined;
     const tokens = tokenStore(app.db, config.tokenEncryption);

@@ -32,7 +32,7 @@ export interface BackfillOptions {
   /** Allowed wall time / lower bound. */
   targetRatio: number;
   /**
-   * Run a 1-day sync first (not timed), as a service that has been running has done: the measured backfill
+   * Run a WARMUP_DAYS sync first (not timed), as a service that has been running has done: the measured backfill
    * then runs on warm code paths (JIT, compiled queries) instead of including the first-use costs.
    */
   warmup: boolean;
