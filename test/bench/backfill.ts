@@ -144,8 +144,9 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     const lastAnswer = Math.max(...api.map((r) => r.answeredAt ?? r.at + options.latencyMs));
     const longestChainMs = Math.max(...chainRequests.map((r) => r.answeredAt ?? r.at + options.latencyMs)) - Math.min(...chain);
     const perPageMs = longestChainMs / Math.max(1, chain.length);
-    // The fake's own time per page (timer lateness past the latency, then building and writing the page)
-    // is WHOOP's share; the rest of each step of the chain is ours (and the loopback's).
+    // The fake's own time per page past the latency (it prepares the page while the latency runs, so this
+    // is its timer's lateness) is WHOOP's share; the rest of each step of the chain is ours (and the
+    // loopback's).
     const whoopPerPageMs = chainRequests.reduce((sum, r) => sum + ((r.answeredAt ?? r.at + options.latencyMs) - r.at), 0) / Math.max(1, chain.length);
     const breakdown = {
       setupMs: round(firstAt - startedAt, 0),

@@ -496,6 +496,8 @@ describe('rate limit and faults', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(whoop.stats.maxConcurrentRequests).toBe(5);
     expect(whoop.stats.requests).toHaveLength(5);
+    // Never early: the latency is a floor for every answer (the page is prepared while it runs).
+    for (const request of whoop.stats.requests) expect(request.answeredAt! - request.at).toBeGreaterThanOrEqual(50);
 
     whoop.setLatency(0);
     whoop.slowNext(1, 200);

@@ -348,6 +348,10 @@ class Gate {
     };
   }
 
+  get holding(): boolean {
+    return this.holds > 0;
+  }
+
   wait(): Promise<void> {
     if (this.holds === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -1249,18 +1253,34 @@ class FakeWhoopServer implements FakeWhoop {
     this.stats.requests.push(entry);
     this.trackConcurrency(res);
     const isApi = target.path.startsWith('/developer/');
+    const arrived = performance.now();
 
-    await this.timers.sleep(this.latencyMs + (takeFirst(this.slowdowns, () => true) ?? 0));
+    const slowdown = takeFirst(this.slowdowns, () => true) ?? 0;
+    // Under a plain fixed latency the answer is prepared on arrival and sent once the latency has passed:
+    // the fake's own work (filtering, serializing a page) then happens within the latency, as a real
+    // server's does, instead of being added to it (on one thread, it queued concurrent requests behind
+    // each other). Held and slowed requests are answered as things stand when they are let through.
+    const early = isApi && this.latencyMs > 0 && slowdown === 0 && !this.gate.holding ? this.prepareApi(req, target) : undefined;
+    // setTimeout counts from the event loop's cached clock, which can be a little behind: never answer early.
+    const due = arrived + this.latencyMs + slowdown;
+    for (let left = due - performance.now(); left > 0 && !this.closing; left = due - performance.now()) await this.timers.sleep(Math.ceil(left));
     if (isApi) await this.gate.wait();
     if (this.closing) {
       res.destroy();
       return;
     }
 
-    const reply = isApi ? this.answerApi(req, target) : await this.answerOAuth(req, target);
-    const malformed = reply.status === 200 && isApi ? takeFirst(this.malformations, (m) => pathMatches(target.path, m.pathPrefix, true)) : undefined;
-    if (malformed) writeMalformed(res, entry, reply, malformed.kind);
+    const { reply, malformed } = early ?? (isApi ? this.prepareApi(req, target) : { reply: await this.answerOAuth(req, target), malformed: undefined });
+    if (malformed) writeMalformed(res, entry, reply, malformed);
     else writeReply(res, entry, reply);
+  }
+
+  /** The answer to an API request, its body already serialized unless it is to be sent malformed. */
+  private prepareApi(req: IncomingMessage, target: Target): { reply: Reply; malformed: MalformKind | undefined } {
+    const reply = this.answerApi(req, target);
+    const malformed = reply.status === 200 ? takeFirst(this.malformations, (m) => pathMatches(target.path, m.pathPrefix, true))?.kind : undefined;
+    if (malformed || reply.json === undefined) return { reply, malformed };
+    return { reply: { status: reply.status, text: JSON.stringify(reply.json), headers: { ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' } }, malformed };
   }
 
   private trackConcurrency(res: ServerResponse): void {
@@ -1501,7 +1521,7 @@ function writeReply(res: ServerResponse, entry: RequestLogEntry, reply: Reply): 
     headers['Content-Type'] = 'application/json; charset=utf-8';
   } else if (reply.text !== undefined) {
     body = reply.text;
-    if (body) headers['Content-Type'] = 'text/plain; charset=utf-8';
+    if (body) headers['Content-Type'] ??= 'text/plain; charset=utf-8';
   }
   if (reply.status !== 204) headers['Content-Length'] = String(Buffer.byteLength(body));
   res.writeHead(reply.status, headers);
