@@ -5,7 +5,6 @@
 // every page's CPU is time the next page waits.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { WhoopResponseError } from './errors.js';
 
@@ -84,42 +83,58 @@ export class Transport {
   }
 }
 
-/** The body as text, decoded as the server encoded it, at most `maxBytes` once decoded. */
+/**
+ * Decoders for the encodings asked for, bounded in what they may produce (a small compressed body can
+ * expand to gigabytes). "deflate" is meant to be zlib-wrapped, but some servers send it raw; a zlib
+ * stream starts with 0x78.
+ */
+const DECODERS: Record<string, (body: Buffer, options: zlib.ZlibOptions & zlib.BrotliOptions) => Buffer> = {
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: (body, options) => (body[0] === 0x78 ? zlib.inflateSync(body, options) : zlib.inflateRawSync(body, options)),
+  br: zlib.brotliDecompressSync,
+};
+
+/**
+ * The body as text, decoded as the server encoded it, at most `maxBytes` as received and once decoded.
+ * Decoded in one go once complete: a page is a few kilobytes, and a compressed one decodes in microseconds.
+ */
 function readBody(response: IncomingMessage, maxBytes: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const encoding = String(response.headers['content-encoding'] ?? 'identity').toLowerCase();
-    const decoder =
-      encoding === 'gzip' || encoding === 'x-gzip'
-        ? zlib.createGunzip()
-        : encoding === 'deflate'
-          ? zlib.createInflate()
-          : encoding === 'br'
-            ? zlib.createBrotliDecompress()
-            : undefined;
-    if (!decoder && encoding !== 'identity') {
+    const decode = encoding === 'identity' ? undefined : DECODERS[encoding];
+    if (encoding !== 'identity' && !decode) {
       response.resume();
       reject(new WhoopResponseError(`WHOOP answered with a body in an encoding this service cannot read (${encoding})`));
       return;
     }
-    const source: Readable = decoder ? response.pipe(decoder) : response;
+    const tooLarge = () => new WhoopResponseError(`WHOOP sent an answer larger than ${describeBytes(maxBytes)}`);
     const chunks: Buffer[] = [];
     let length = 0;
     const fail = (error: Error) => {
       response.destroy();
-      decoder?.destroy();
       reject(error);
     };
-    source.on('data', (chunk: Buffer) => {
+    response.on('data', (chunk: Buffer) => {
       length += chunk.length;
-      if (length > maxBytes) fail(new WhoopResponseError(`WHOOP sent an answer larger than ${describeBytes(maxBytes)}`));
+      if (length > maxBytes) fail(tooLarge());
       else chunks.push(chunk);
     });
-    source.on('end', () => resolve(Buffer.concat(chunks, length).toString('utf8')));
+    response.on('end', () => {
+      const body = Buffer.concat(chunks, length);
+      if (!decode) return resolve(body.toString('utf8'));
+      try {
+        resolve(decode(body, { maxOutputLength: maxBytes }).toString('utf8'));
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE') reject(tooLarge());
+        else reject(new WhoopResponseError(`WHOOP sent a ${encoding} body that could not be decoded: ${(error as Error).message}`));
+      }
+    });
     // The connection closed before the body announced by the headers was complete.
     response.on('close', () => {
       if (!response.complete) fail(Object.assign(new Error('the connection closed before the whole answer arrived'), { code: 'ECONNRESET' }));
     });
-    decoder?.on('error', (error) => fail(new WhoopResponseError(`WHOOP sent a ${encoding} body that could not be decoded: ${error.message}`)));
   });
 }
 

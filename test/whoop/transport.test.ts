@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WhoopResponseError } from '../../src/whoop/errors.js';
 import { Transport } from '../../src/whoop/transport.js';
@@ -45,11 +45,11 @@ describe('WHOOP transport', () => {
         const encoders: Record<string, (text: string) => Buffer> = {
           identity: (text) => Buffer.from(text),
           gzip: (text) => gzipSync(text),
-          deflate: (text) => deflateSync(text),
+          deflate: (text) => (url.searchParams.has('raw') ? deflateRawSync(text) : deflateSync(text)),
           br: (text) => brotliCompressSync(text),
           compress: (text) => Buffer.from(text),
         };
-        const body = encoders[encoding]!(PAGE);
+        const body = url.searchParams.has('garbage') ? Buffer.from('not compressed at all') : encoders[encoding]!(PAGE);
         res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding, 'content-length': body.length, 'x-accept-encoding': String(req.headers['accept-encoding']) });
         res.end(body);
         return;
@@ -95,10 +95,10 @@ describe('WHOOP transport', () => {
   const send = (transport: Transport, path: string, options: { method?: string; body?: string; fresh?: boolean; signal?: AbortSignal } = {}) =>
     transport.send(new URL(base + path), { method: options.method ?? 'GET', headers: {}, body: options.body, fresh: options.fresh, signal: options.signal ?? new AbortController().signal });
 
-  it('reads identity, gzip, deflate and br bodies, and asks for compression', async () => {
+  it('reads identity, gzip, deflate (wrapped or raw) and br bodies, and asks for compression', async () => {
     const transport = new Transport();
     try {
-      for (const encoding of ['identity', 'gzip', 'deflate', 'br']) {
+      for (const encoding of ['identity', 'gzip', 'deflate', 'deflate&raw', 'br']) {
         const exchange = await send(transport, `/page?encoding=${encoding}`);
         expect(exchange.status).toBe(200);
         expect(exchange.text).toBe(PAGE);
@@ -109,12 +109,15 @@ describe('WHOOP transport', () => {
     }
   });
 
-  it('refuses a body in an encoding it cannot read, with a message that says so', async () => {
+  it('refuses a body in an encoding it cannot read, or that does not decode, with a message that says so', async () => {
     const transport = new Transport();
     try {
       const error = await send(transport, '/page?encoding=compress').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WhoopResponseError);
       expect((error as Error).message).toBe('WHOOP answered with a body in an encoding this service cannot read (compress)');
+      const garbage = await send(transport, '/page?encoding=gzip&garbage').catch((e: unknown) => e);
+      expect(garbage).toBeInstanceOf(WhoopResponseError);
+      expect((garbage as Error).message).toMatch(/^WHOOP sent a gzip body that could not be decoded: /);
     } finally {
       transport.close();
     }
