@@ -1279,8 +1279,7 @@ class FakeWhoopServer implements FakeWhoop {
   private prepareApi(req: IncomingMessage, target: Target): { reply: Reply; malformed: MalformKind | undefined } {
     const reply = this.answerApi(req, target);
     const malformed = reply.status === 200 ? takeFirst(this.malformations, (m) => pathMatches(target.path, m.pathPrefix, true))?.kind : undefined;
-    if (malformed || reply.json === undefined) return { reply, malformed };
-    return { reply: { status: reply.status, text: JSON.stringify(reply.json), headers: { ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' } }, malformed };
+    return { reply: malformed ? reply : serialized(reply), malformed };
   }
 
   private trackConcurrency(res: ServerResponse): void {
@@ -1510,22 +1509,22 @@ function notFound(): Reply {
   return jsonReply(404, { error: 'Not Found' });
 }
 
+/** The reply with a JSON body turned into text, so that serializing can happen before it is sent. */
+function serialized(reply: Reply): Reply {
+  if (reply.json === undefined) return reply;
+  return { status: reply.status, text: JSON.stringify(reply.json), headers: { ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' } };
+}
+
 function writeReply(res: ServerResponse, entry: RequestLogEntry, reply: Reply): void {
   if (res.destroyed || res.headersSent) return;
   entry.status = reply.status;
   entry.answeredAt = epochNow();
-  const headers: Record<string, string> = { ...reply.headers };
-  let body = '';
-  if (reply.json !== undefined) {
-    body = JSON.stringify(reply.json);
-    headers['Content-Type'] = 'application/json; charset=utf-8';
-  } else if (reply.text !== undefined) {
-    body = reply.text;
-    if (body) headers['Content-Type'] ??= 'text/plain; charset=utf-8';
-  }
-  if (reply.status !== 204) headers['Content-Length'] = String(Buffer.byteLength(body));
-  res.writeHead(reply.status, headers);
-  res.end(reply.status === 204 ? undefined : body);
+  const { status, text: body = '', headers: given } = serialized(reply);
+  const headers: Record<string, string> = { ...given };
+  if (body) headers['Content-Type'] ??= 'text/plain; charset=utf-8';
+  if (status !== 204) headers['Content-Length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(status === 204 ? undefined : body);
 }
 
 /** Bad bodies behind a 200, as broken proxies and half-finished deploys produce them. */

@@ -95,37 +95,38 @@ describe('WHOOP transport', () => {
   const send = (transport: Transport, path: string, options: { method?: string; body?: string; fresh?: boolean; signal?: AbortSignal } = {}) =>
     transport.send(new URL(base + path), { method: options.method ?? 'GET', headers: {}, body: options.body, fresh: options.fresh, signal: options.signal ?? new AbortController().signal });
 
-  it('reads identity, gzip, deflate (wrapped or raw) and br bodies, and asks for compression', async () => {
-    const transport = new Transport();
+  /** Runs `fn` with a transport of its own, closed afterwards whatever happens. */
+  async function withTransport(fn: (transport: Transport) => Promise<void>, maxResponseBytes?: number): Promise<void> {
+    const transport = new Transport(maxResponseBytes);
     try {
+      await fn(transport);
+    } finally {
+      transport.close();
+    }
+  }
+
+  it('reads identity, gzip, deflate (wrapped or raw) and br bodies, and asks for compression', () =>
+    withTransport(async (transport) => {
       for (const encoding of ['identity', 'gzip', 'deflate', 'deflate&raw', 'br']) {
         const exchange = await send(transport, `/page?encoding=${encoding}`);
         expect(exchange.status).toBe(200);
         expect(exchange.text).toBe(PAGE);
         expect(exchange.headers['x-accept-encoding']).toBe('gzip, deflate, br');
       }
-    } finally {
-      transport.close();
-    }
-  });
+    }));
 
-  it('refuses a body in an encoding it cannot read, or that does not decode, with a message that says so', async () => {
-    const transport = new Transport();
-    try {
+  it('refuses a body in an encoding it cannot read, or that does not decode, with a message that says so', () =>
+    withTransport(async (transport) => {
       const error = await send(transport, '/page?encoding=compress').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WhoopResponseError);
       expect((error as Error).message).toBe('WHOOP answered with a body in an encoding this service cannot read (compress)');
       const garbage = await send(transport, '/page?encoding=gzip&garbage').catch((e: unknown) => e);
       expect(garbage).toBeInstanceOf(WhoopResponseError);
       expect((garbage as Error).message).toMatch(/^WHOOP sent a gzip body that could not be decoded: /);
-    } finally {
-      transport.close();
-    }
-  });
+    }));
 
-  it('stops reading an endless body at the limit, and a compressed one at the limit once decoded', async () => {
-    const transport = new Transport(256 * 1024);
-    try {
+  it('stops reading an endless body at the limit, and a compressed one at the limit once decoded', () =>
+    withTransport(async (transport) => {
       const endless = await send(transport, '/endless').catch((e: unknown) => e);
       expect(endless).toBeInstanceOf(WhoopResponseError);
       expect((endless as Error).message).toBe('WHOOP sent an answer larger than 262144 bytes');
@@ -133,26 +134,18 @@ describe('WHOOP transport', () => {
       expect((bomb as Error).message).toBe('WHOOP sent an answer larger than 262144 bytes');
       // The same client goes on working.
       expect((await send(transport, '/page')).text).toBe(PAGE);
-    } finally {
-      transport.close();
-    }
-  });
+    }, 256 * 1024));
 
-  it('reports a connection cut before the announced body was complete as a network failure', async () => {
-    const transport = new Transport();
-    try {
+  it('reports a connection cut before the announced body was complete as a network failure', () =>
+    withTransport(async (transport) => {
       const error = await send(transport, '/cut').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
       expect(error).not.toBeInstanceOf(WhoopResponseError);
       expect((error as { code?: string }).code).toBe('ECONNRESET');
-    } finally {
-      transport.close();
-    }
-  });
+    }));
 
-  it('aborts a body that stops arriving with the signal’s reason, and closes the connection', async () => {
-    const transport = new Transport();
-    try {
+  it('aborts a body that stops arriving with the signal’s reason, and closes the connection', () =>
+    withTransport(async (transport) => {
       const controller = new AbortController();
       const reason = new DOMException('no answer within 50 ms', 'TimeoutError');
       setTimeout(() => controller.abort(reason), 50);
@@ -164,10 +157,7 @@ describe('WHOOP transport', () => {
       const requestsBefore = connections;
       expect(await send(transport, '/page', { signal: AbortSignal.abort(reason) }).catch((e: unknown) => e)).toBe(reason);
       expect(connections).toBe(requestsBefore);
-    } finally {
-      transport.close();
-    }
-  });
+    }));
 
   it('keeps one connection for repeatable requests, opens a new one for each that must not be repeated, and closes idle ones on close()', async () => {
     const transport = new Transport();
