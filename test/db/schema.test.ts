@@ -115,6 +115,7 @@ async function databaseShape(db: Database): Promise<Shape> {
   const columns = await q<{ table_name: string; column_name: string; udt_name: string; datetime_precision: number | null; is_nullable: string; column_default: string | null }>(`
     SELECT table_name, column_name, udt_name, datetime_precision, is_nullable, column_default
     FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'
+      AND table_name IN (SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE')
     ORDER BY table_name, ordinal_position`);
   const indexes = await q<{ table_name: string; is_primary: boolean; is_unique: boolean; columns: string[]; descending: boolean[] }>(`
     SELECT t.relname AS table_name, ix.indisprimary AS is_primary, ix.indisunique AS is_unique,
