@@ -113,7 +113,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  /** Set: real Postgres. Unset: embedded PGlite under dataDir. */
+  /** Set: that PostgreSQL server. Unset: the embedded PostgreSQL server, its data under dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
   /** External base URL without a trailing slash. */

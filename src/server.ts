@@ -2,6 +2,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { describeStartupFailure } from './startup-failure.js';
 
 let config: Config;
 try {
@@ -16,7 +17,7 @@ let app: Awaited<ReturnType<typeof buildApp>>;
 try {
   app = await buildApp(config);
 } catch (error) {
-  console.error(`whoop-sync: start-up failed: ${(error as Error).message}`);
+  console.error(`whoop-sync: start-up failed: ${describeStartupFailure(error)}`);
   process.exit(1);
 }
 

@@ -6,6 +6,7 @@ import { buildApp } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import { RESOURCES } from '../metrics/metrics.js';
+import { describeStartupFailure } from '../startup-failure.js';
 
 const USAGE = 'usage: npm run sync -- [--days N]   (N from 1 to 365, default 3)';
 
@@ -40,8 +41,8 @@ try {
   fail(error.problems.map((problem) => `whoop-sync: invalid configuration: ${problem}`).join('\n'));
 }
 
-const app = await buildApp(config, { logger: loggerOptions(config, 'stderr') }).catch((error: Error) =>
-  fail(`whoop-sync: start-up failed: ${error.message}`),
+const app = await buildApp(config, { logger: loggerOptions(config, 'stderr') }).catch((error: unknown) =>
+  fail(`whoop-sync: start-up failed: ${describeStartupFailure(error)}`),
 );
 let exitCode = 0;
 try {
