@@ -3,7 +3,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../app.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, readEnvironment } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import { RESOURCES } from '../metrics/metrics.js';
 
@@ -34,7 +34,7 @@ try {
 let config;
 try {
   // Logs go to stderr and only warnings by default, so stdout holds just the result.
-  config = loadConfig({ LOG_LEVEL: 'warn', ...process.env, SYNC_SCHEDULES: 'off' });
+  config = loadConfig({ LOG_LEVEL: 'warn', ...readEnvironment(), SYNC_SCHEDULES: 'off' });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   fail(error.problems.map((problem) => `whoop-sync: invalid configuration: ${problem}`).join('\n'));
