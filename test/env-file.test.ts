@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, onPostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { runSyncCli, startServerProcess } from './support/server-process.js';
 
 async function freePort(): Promise<number> {
@@ -39,7 +39,7 @@ describe('.env in the working directory', () => {
         'HOST=127.0.0.1',
         // Invalid: the service would refuse to start, were the file's value used.
         'SYNC_TIMEZONE=Nowhere/Atlantis',
-        ...(onPostgres ? [`DATABASE_URL=${testDb.databaseUrl}`] : []),
+        `DATABASE_URL=${testDb.databaseUrl}`,
         '',
       ].join('\n'),
     );
