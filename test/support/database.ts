@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 /** The server of this test run. */
-export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL || process.env.WHOOP_SYNC_TEST_SERVER_URL || '';
-if (!TEST_SERVER_URL) throw new Error('no test database server: run the tests through vitest (its globalSetup starts one), or set TEST_DATABASE_URL');
+function testServerUrl(): string {
+  const url = process.env.TEST_DATABASE_URL || process.env.WHOOP_SYNC_TEST_SERVER_URL;
+  if (!url) throw new Error('no test database server: run the tests through vitest (its globalSetup starts one), or set TEST_DATABASE_URL');
+  return url;
+}
 
 export interface TestDatabase {
   /** Environment that points the service at this database. */
@@ -23,7 +26,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const dataDir = await mkdtemp(join(tmpdir(), 'whoop-sync-test-'));
   const name = `whoop_sync_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await adminQuery(`CREATE DATABASE "${name}"`);
-  const url = new URL(TEST_SERVER_URL);
+  const url = new URL(testServerUrl());
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
   return {
@@ -38,7 +41,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_SERVER_URL });
+  const client = new pg.Client({ connectionString: testServerUrl() });
   await client.connect();
   try {
     await client.query(sql);
