@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_APP_TOKEN } from '../fakes/slack-socket.js';
 import { startApp, testConfig } from '../support/app.js';
+import { createTestDatabase } from '../support/database.js';
 import { clearRecords } from '../support/records.js';
 import { SIGNING_SECRET, sendCommand, startEnvironment, type Environment } from '../support/environment.js';
 
@@ -155,7 +156,9 @@ describe('/sync over Socket Mode', () => {
       if (fault) env.slack.failNext(1, { error: fault }, { method: 'apps.connections.open' });
       const lines: Array<{ level: number; msg: string }> = [];
       const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-      const other = await startApp(testConfig(env.db, { ...env.env, SLACK_APP_TOKEN: token, SLACK_SIGNING_SECRET: SIGNING_SECRET }), { loggerInstance: logger });
+      // Its own database: the embedded one serves one process only.
+      const otherDb = await createTestDatabase();
+      const other = await startApp(testConfig(otherDb, { ...env.env, SLACK_APP_TOKEN: token, SLACK_SIGNING_SECRET: SIGNING_SECRET }), { loggerInstance: logger });
       try {
         await socket().waitFor(() => openCalls(code) === 1, `apps.connections.open refused with ${code}`);
         const refusal = await (async () => {
@@ -172,6 +175,7 @@ describe('/sync over Socket Mode', () => {
         expect(openCalls(code)).toBe(1);
       } finally {
         await other.close();
+        await otherDb.drop();
       }
       env.slack.reset();
     }
