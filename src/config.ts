@@ -74,6 +74,12 @@ const envSchema = z.object({
   PUBLIC_URL: optional(httpUrl('must be an http:// or https:// URL')),
   SLACK_SIGNING_SECRET: optional(text()),
   SLACK_BOT_TOKEN: optional(text()),
+  SLACK_APP_TOKEN: optional(
+    text().refine(
+      (value) => /^xapp-[A-Za-z0-9-]+$/.test(value),
+      'must be an app-level token (xapp-…): Basic Information → App-Level Tokens, with the scope connections:write',
+    ),
+  ),
   SLACK_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://slack.com/api/'),
   SLACK_REPORT_CHANNEL: optional(text()),
   SLACK_ALLOWED_USER_IDS: list,
@@ -121,6 +127,8 @@ export interface Config {
   slack: {
     signingSecret: string | undefined;
     botToken: string | undefined;
+    /** App-level token (`xapp-…`): set, slash commands also arrive over Socket Mode, and no signing secret is needed. */
+    appToken: string | undefined;
     /** Always ends with `/`, as @slack/web-api requires. */
     apiUrl: string;
     reportChannel: string | undefined;
@@ -265,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     slack: {
       signingSecret: e.SLACK_SIGNING_SECRET,
       botToken: e.SLACK_BOT_TOKEN,
+      appToken: e.SLACK_APP_TOKEN,
       apiUrl: withTrailingSlash(e.SLACK_API_URL),
       reportChannel: e.SLACK_REPORT_CHANNEL,
       allowedUserIds: e.SLACK_ALLOWED_USER_IDS,

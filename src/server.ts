@@ -37,7 +37,7 @@ try {
   process.exit(1);
 }
 
-if (!config.slack.signingSecret) app.log.warn('SLACK_SIGNING_SECRET is not set: POST /slack/commands answers 503 until it is');
-if (config.slack.signingSecret && !config.slack.botToken) {
+if (!config.slack.signingSecret && !config.slack.appToken) app.log.warn('SLACK_SIGNING_SECRET is not set: POST /slack/commands answers 503 until it is');
+if ((config.slack.signingSecret || config.slack.appToken) && !config.slack.botToken) {
   app.log.warn('SLACK_BOT_TOKEN is not set: /sync results can only be delivered through the response_url of each command');
 }
