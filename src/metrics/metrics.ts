@@ -96,7 +96,7 @@ export function createMetrics() {
     webhookFreshness: new Histogram({
       name: 'whoop_sync_webhook_freshness_seconds',
       help: "Seconds from a WHOOP webhook's arrival to its change being committed.",
-      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
       registers,
     }),
   };
