@@ -17,6 +17,7 @@ import slackSocket from './slack/socket-plugin.js';
 import schedule from './schedule/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
+import webhooks from './webhooks/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -61,6 +62,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(slackSocket, { config });
   await app.register(sync, { config });
   await app.register(schedule, { config });
+  await app.register(webhooks);
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);

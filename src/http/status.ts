@@ -8,7 +8,7 @@ const RECENT_RUNS = 10;
 
 export const statusRoutes: FastifyPluginAsync = async (app) => {
   app.get('/status', { onRequest: operatorAuth(app.config.metricsToken) }, async () => {
-    const [accounts, runs] = await Promise.all([app.whoop.tokens.accounts(), app.syncRuns.recent(RECENT_RUNS)]);
+    const [accounts, runs, webhooks] = await Promise.all([app.whoop.tokens.accounts(), app.syncRuns.recent(RECENT_RUNS), app.webhooks.events.summary()]);
     return {
       accounts: accounts.map((account) => ({
         userId: account.userId.toString(),
@@ -35,6 +35,7 @@ export const statusRoutes: FastifyPluginAsync = async (app) => {
         timezone: app.config.sync.timezone,
         nextRun: job.nextRun(),
       })),
+      webhooks,
     };
   });
 };

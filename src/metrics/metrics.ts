@@ -92,6 +92,18 @@ export function createMetrics() {
       labelNames: ['schedule'] as const,
       registers,
     }),
+    webhooks: new Counter({
+      name: 'whoop_sync_webhooks_total',
+      help: 'WHOOP webhook deliveries by event type (or "unknown") and outcome: accepted, duplicate, not_connected, ignored, refused, invalid, unavailable when received; processed, retried, failed when worked on.',
+      labelNames: ['type', 'outcome'] as const,
+      registers,
+    }),
+    webhookFreshness: new Histogram({
+      name: 'whoop_sync_webhook_freshness_seconds',
+      help: "Seconds from a WHOOP webhook's arrival to its change being committed.",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
+      registers,
+    }),
   };
 }
 

@@ -26,11 +26,11 @@ declare module 'fastify' {
   }
 }
 
-type Verdict = SignatureResult | { ok: false; reason: 'replayed'; detail: string };
+type Verdict = SignatureResult | { ok: false; reason: 'replayed' | 'replay_check_failed'; detail: string };
 
 export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
   const { signingSecret, allowedUserIds, allowedChannelIds } = app.config.slack;
-  const replays = new ReplayGuard(2 * SLACK_SIGNATURE_TOLERANCE_SECONDS * 1000);
+  const replays = new ReplayGuard(app.db, 2 * SLACK_SIGNATURE_TOLERANCE_SECONDS * 1000);
   const commands = app.metrics.slackCommands;
   const slashCommands = { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands };
 
@@ -58,8 +58,15 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
         : { ok: false, reason: 'signature_mismatch', detail: 'no signing secret configured' };
       // A valid signature seen before is a replay. Hex letters may arrive in either case for the same
       // digest, so the digest is compared in one case. Replays are then rate limited like forgeries.
-      if (verdict.ok && !replays.firstSighting(String(request.headers['x-slack-signature']).toLowerCase())) {
-        verdict = { ok: false, reason: 'replayed', detail: 'this exact signed request was already received' };
+      if (verdict.ok) {
+        try {
+          if (!(await replays.firstSighting(String(request.headers['x-slack-signature']).toLowerCase()))) {
+            verdict = { ok: false, reason: 'replayed', detail: 'this exact signed request was already received' };
+          }
+        } catch (error) {
+          request.log.error({ err: error }, 'the replay check could not reach the database');
+          verdict = { ok: false, reason: 'replay_check_failed', detail: 'the database did not answer' };
+        }
       }
       request.slack = { raw, verdict };
     },
@@ -89,6 +96,10 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
       return reply.status(503).send({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
     }
 
+    if (!verdict.ok && verdict.reason === 'replay_check_failed') {
+      commands.inc({ outcome: 'error' });
+      return ephemeral(reply, failureText('Could not check this /sync: the database did not answer. Please try again in a moment.'));
+    }
     if (!verdict.ok) {
       app.metrics.slackSignatureFailures.inc({ reason: verdict.reason });
       request.log.warn({ reason: verdict.reason }, `Slack request refused: ${verdict.detail}`);

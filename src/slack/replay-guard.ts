@@ -1,28 +1,33 @@
-// Refuses a signed request seen before. Slack never re-sends a slash command, and every genuine command
-// carries a fresh trigger_id (so a new signature), so a repeated signature inside the 5-minute window in
-// which a signature is valid at all can only be a replay.
+// Refuses a signed request seen before, in any replica and across restarts: accepted signatures are kept in
+// the database (seen_signatures) for as long as they could be valid at all. Slack never re-sends a slash
+// command, and every genuine command carries a fresh trigger_id (so a new signature), so a repeated
+// signature inside the 5-minute window in which a signature is valid can only be a replay.
+import type { Database } from '../db/database.js';
+
+/** Records the signature unless a live record of it exists; one round trip, atomic across replicas. */
+const SIGHT = `
+  INSERT INTO seen_signatures (signature, expires_at) VALUES ($1, now() + make_interval(secs => $2::float8 / 1000))
+  ON CONFLICT (signature) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE seen_signatures.expires_at <= now()
+  RETURNING 1`;
+
+/** Expired records are deleted at most this often. */
+const EXPIRE_EVERY_MS = 60_000;
+
 export class ReplayGuard {
-  private readonly seen = new Map<string, number>();
+  private lastExpiry = 0;
 
   constructor(
+    private readonly db: Database,
     private readonly windowMs: number,
-    /** Bounds memory under a flood; the oldest entries go first. */
-    private readonly maxEntries = 50_000,
   ) {}
 
-  /** Records `signature`; false when it was already recorded within the window. */
-  firstSighting(signature: string, now = Date.now()): boolean {
-    this.evict(now);
-    if (this.seen.has(signature)) return false;
-    if (this.seen.size >= this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(signature, now);
-    return true;
-  }
-
-  private evict(now: number): void {
-    for (const [signature, at] of this.seen) {
-      if (now - at <= this.windowMs) break; // insertion order is time order
-      this.seen.delete(signature);
+  /** Records `signature`; false when it was already recorded within the window (by any replica). */
+  async firstSighting(signature: string): Promise<boolean> {
+    const rows = await this.db.query(SIGHT, [signature, this.windowMs]);
+    if (Date.now() - this.lastExpiry > EXPIRE_EVERY_MS) {
+      this.lastExpiry = Date.now();
+      void this.db.execute('DELETE FROM seen_signatures WHERE expires_at <= now()').catch(() => {});
     }
+    return rows.length > 0;
   }
 }

@@ -1,9 +1,9 @@
 // The WHOOP v2 developer API, as the sync engine needs it: the four collections read page by page over a
-// time window, and the member's profile and body measurement.
+// time window, single records by id (for webhooks), and the member's profile and body measurement.
 import type { z } from 'zod';
 import { WhoopApiError, WhoopResponseError } from './errors.js';
 import type { WhoopHttp } from './http.js';
-import { bodySchema, pageSchema, parseResponse, profileSchema, type Body, type Profile } from './schemas.js';
+import { bodySchema, pageSchema, parseResponse, profileSchema, recoverySchema, type Body, type Profile, type Recovery } from './schemas.js';
 import type { TokenGuard } from './token-guard.js';
 
 /** WHOOP's maximum page size. */
@@ -79,6 +79,17 @@ export class WhoopApi {
       onPage?.(valid);
       if (!next_token) return records;
     }
+  }
+
+  /** One record of `collection` by its id (`GET <path>/<id>`); a WhoopApiError with status 404 when there is none. */
+  async one<T extends z.ZodType>(userId: bigint, collection: Collection<T>, id: string | bigint): Promise<z.infer<T>> {
+    const record = await this.get(userId, `${collection.path}/${encodeURIComponent(String(id))}`, collection.endpoint);
+    return parseResponse(collection.schema, record, collection.noun);
+  }
+
+  /** The recovery of a cycle, WHOOP's only lookup of a single recovery; a WhoopApiError with status 404 when there is none yet. */
+  async recoveryOfCycle(userId: bigint, cycleId: bigint): Promise<Recovery> {
+    return parseResponse(recoverySchema, await this.get(userId, `/v2/cycle/${cycleId}/recovery`, 'recovery'), 'recovery');
   }
 
   async profile(userId: bigint): Promise<Profile> {

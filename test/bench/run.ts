@@ -3,6 +3,7 @@
 //   1. ack path   POST /slack/commands at 100 connections vs a bare Fastify route, same run
 //   2. backfill   a 365-day sync vs the lower bound WHOOP's pagination and latency impose
 //   3. footprint  start-up time to /readyz 200 and idle RSS of the real server vs a bare Fastify server
+//   4. freshness  WHOOP webhook arrival → change committed, vs the same change picked up by the next schedule
 //
 // Everything runs on 127.0.0.1. The database is embedded PGlite, or a fresh database on the Postgres server
 // named by TEST_DATABASE_URL (the footprint's Postgres row uses that server too, else the local default).
@@ -12,12 +13,13 @@
 // not match the acknowledgements...) or was interrupted. Servers, databases and temporary directories are
 // removed in every case, also on SIGINT/SIGTERM.
 //
-// Optional environment: BENCH_ONLY=ack,backfill,footprint (a subset), BENCH_DURATION (ack seconds at 100
+// Optional environment: BENCH_ONLY=ack,backfill,footprint,freshness (a subset), BENCH_DURATION (ack seconds at 100
 // connections, default 10), BENCH_CONNECTIONS (default 100), BENCH_ACK_RATE (the paced load's req/s,
 // default 2000), BENCH_ACK_ROUNDS (paced rounds per server, default 3; the whole ack load must stay within
 // the 600 s the held WHOOP request is given), BENCH_ACK_P99_TARGET_MS (default 5),
 // BENCH_LOG_LEVEL (the app's log level in the ack benchmark; default info, what users run),
-// BENCH_BACKFILL_WARMUP=0 (time the backfill on cold code paths).
+// BENCH_BACKFILL_WARMUP=0 (time the backfill on cold code paths), BENCH_WEBHOOK_EVENTS (freshness deliveries,
+// default 300), BENCH_WEBHOOK_RATE (deliveries per second, default 0.6: within WHOOP's 100 requests/minute).
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { Config } from '../../src/config.js';
@@ -26,6 +28,7 @@ import type { LoadResult } from './load.js';
 import { backfillBenchmark, WARMUP_DAYS, type BackfillResult } from './backfill.js';
 import startTestServer from '../support/global-setup.js';
 import { footprintBenchmark, type FootprintResult } from './footprint.js';
+import { freshnessBenchmark, type FreshnessResult } from './freshness.js';
 import { assertLoopback, cleanupAll, interruption, machineInfo, table, type Cell, type MachineInfo, onCleanup } from './util.js';
 
 const ACK = {
@@ -41,6 +44,13 @@ const ACK = {
 };
 const BACKFILL = { days: 365, historyDays: 400, workoutsPerDay: 2, latencyMs: 20, perMinute: 100, targetRatio: 1.3, warmup: process.env.BENCH_BACKFILL_WARMUP !== '0' };
 const FOOTPRINT = { idleMs: 2_000, startTimeoutMs: 60_000 };
+const FRESHNESS = {
+  events: Number(process.env.BENCH_WEBHOOK_EVENTS || 300),
+  rate: Number(process.env.BENCH_WEBHOOK_RATE || 0.6),
+  latencyMs: 20,
+  perMinute: 100,
+  targetP99Seconds: 2,
+};
 
 interface Report {
   machine: MachineInfo;
@@ -50,6 +60,7 @@ interface Report {
   ack?: AckResult | { error: string };
   backfill?: BackfillResult | { error: string };
   footprint?: FootprintResult | { error: string };
+  freshness?: FreshnessResult | { error: string };
   problems: string[];
   ok?: boolean;
 }
@@ -57,6 +68,21 @@ interface Report {
 const progress = (line: string) => process.stderr.write(`· ${line}\n`);
 const print = (text = '') => process.stdout.write(`${text}\n`);
 const yesNo = (met: boolean) => (met ? 'MET' : 'NOT MET');
+
+function printFreshness(result: FreshnessResult): void {
+  print(`4. Freshness: ${result.events} signed WHOOP webhooks (re-scored sleeps and changed workouts) at ${FRESHNESS.rate}/s, ${FRESHNESS.latencyMs} ms per WHOOP request`);
+  print();
+  print(
+    table(
+      ['path', 'p50 s', 'p99 s', 'max s'],
+      [
+        ['webhook: arrival → row committed', result.webhook.p50, result.webhook.p99, result.webhook.max],
+        [`next scheduled sync (08:00, 13:00; its 3-day sync ${result.schedule.syncSeconds} s)`, result.schedule.p50, result.schedule.p99, ''],
+      ],
+    ),
+  );
+  print(`target: webhook p99 <= ${FRESHNESS.targetP99Seconds} s: ${yesNo(result.met)}`);
+}
 
 function printAck(result: AckResult): void {
   const { unloaded, paced: p } = ACK;
@@ -214,7 +240,7 @@ const round2 = (value: number) => Math.round(value * 100) / 100;
 async function main(): Promise<number> {
   const started = Date.now();
   if (process.env.TEST_DATABASE_URL) assertLoopback(process.env.TEST_DATABASE_URL, 'TEST_DATABASE_URL');
-  const only = new Set((process.env.BENCH_ONLY || 'ack,backfill,footprint').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY || 'ack,backfill,footprint,freshness').split(',').map((s) => s.trim()));
   // The in-process benchmarks' databases: on the embedded server vitest's globalSetup would start.
   const stopTestServer = await startTestServer();
   if (stopTestServer) onCleanup('the embedded test server', stopTestServer);
@@ -228,7 +254,7 @@ async function main(): Promise<number> {
   print(`database: ${machine.database}${machine.postgresVersion ? `; local Postgres ${machine.postgresVersion}` : ''}`);
   print();
 
-  const run = async <T extends { problems: string[] }>(key: 'ack' | 'backfill' | 'footprint', fn: () => Promise<T>, show: (result: T) => void) => {
+  const run = async <T extends { problems: string[] }>(key: 'ack' | 'backfill' | 'footprint' | 'freshness', fn: () => Promise<T>, show: (result: T) => void) => {
     if (!only.has(key)) return;
     if (interruption.requested) {
       report.problems.push(`${key}: not run (interrupted)`);
@@ -252,6 +278,7 @@ async function main(): Promise<number> {
   // messages cut off at shutdown) whose CPU would otherwise leak into the benchmarks after it.
   await run('backfill', () => backfillBenchmark(BACKFILL, progress), printBackfill);
   await run('footprint', () => footprintBenchmark(FOOTPRINT, progress), printFootprint);
+  await run('freshness', () => freshnessBenchmark(FRESHNESS, progress), printFreshness);
   await run('ack', () => ackBenchmark(ACK, progress), printAck);
 
   report.durationSeconds = Math.round((Date.now() - started) / 1000);

@@ -6,7 +6,7 @@
 // It reproduces the documented and observed behaviour the service must cope with: rotating single-use
 // refresh tokens, no refresh token without the `offline` scope, 25-record pages with an opaque next token,
 // start-inclusive/end-exclusive windows, a sliding per-minute rate limit, and injectable faults.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -229,6 +229,32 @@ export interface FakeWhoopData {
   workouts: Workout[];
 }
 
+/** A webhook notification as WHOOP posts it. */
+export interface WebhookEvent {
+  user_id: number;
+  id: string;
+  type: 'sleep.updated' | 'sleep.deleted' | 'workout.updated' | 'workout.deleted' | 'recovery.updated' | 'recovery.deleted';
+  trace_id: string;
+}
+
+export interface WebhookDeliveryOptions {
+  /** Waits before each retry after a non-2xx answer or a failed request; WHOOP retries about 5 times over an hour. */
+  retryDelaysMs?: number[];
+  /** How long one attempt may take before it counts as failed. Default 5000. */
+  timeoutMs?: number;
+  /** The X-WHOOP-Signature-Timestamp to send (e.g. a stale one). Default: the time of each attempt. */
+  timestampMs?: number;
+  /** Signs with this secret instead of the client secret (a forgery). */
+  secret?: string;
+}
+
+export interface WebhookDeliveryResult {
+  event: WebhookEvent;
+  /** The status of each attempt; 0 when the request failed or timed out. */
+  attempts: number[];
+  delivered: boolean;
+}
+
 export interface FakeWhoop {
   /** Base URL to give the service as WHOOP_API_URL, e.g. http://127.0.0.1:PORT (no trailing slash). */
   url: string;
@@ -250,6 +276,11 @@ export interface FakeWhoop {
   slowNext(count: number, ms: number): void;
   expireAccessTokens(): void;
   revokeGrants(): void;
+  /**
+   * Posts a signed webhook to `url` as WHOOP does (body `{user_id, id, type, trace_id}`, a fresh trace_id
+   * unless given), retrying on a non-2xx answer or a failed request.
+   */
+  deliverWebhook(url: string, event: Omit<WebhookEvent, 'trace_id'> & { trace_id?: string }, options?: WebhookDeliveryOptions): Promise<WebhookDeliveryResult>;
   close(): Promise<void>;
 }
 
@@ -284,6 +315,8 @@ const CODE_LIFETIME_MS = 10 * MINUTE;
 const MAX_FORM_BYTES = 64 * 1024;
 /** Set by approve(): which logged-in member the "browser" belongs to. */
 const APPROVER_HEADER = 'x-fake-whoop-approver';
+/** WHOOP's retry spacing, roughly: 5 retries over about an hour. */
+const WEBHOOK_RETRY_DELAYS_MS = [MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE];
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1237,6 +1270,38 @@ class FakeWhoopServer implements FakeWhoop {
 
   revokeGrants(): void {
     this.oauth.revokeAllRefreshTokens();
+  }
+
+  async deliverWebhook(
+    url: string,
+    event: Omit<WebhookEvent, 'trace_id'> & { trace_id?: string },
+    options: WebhookDeliveryOptions = {},
+  ): Promise<WebhookDeliveryResult> {
+    const full: WebhookEvent = { user_id: event.user_id, id: event.id, type: event.type, trace_id: event.trace_id ?? randomUUID() };
+    const body = JSON.stringify(full);
+    const delays = options.retryDelaysMs ?? WEBHOOK_RETRY_DELAYS_MS;
+    const attempts: number[] = [];
+    for (let attempt = 0; attempt <= delays.length && !this.closing; attempt++) {
+      if (attempt > 0) await this.timers.sleep(delays[attempt - 1]!);
+      const timestamp = String(options.timestampMs ?? Date.now());
+      const signature = createHmac('sha256', options.secret ?? this.clientSecret).update(timestamp + body).digest('base64');
+      let status = 0;
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-whoop-signature': signature, 'x-whoop-signature-timestamp': timestamp },
+          body,
+          signal: AbortSignal.timeout(options.timeoutMs ?? 5 * SECOND),
+        });
+        await response.arrayBuffer();
+        status = response.status;
+      } catch {
+        status = 0;
+      }
+      attempts.push(status);
+      if (status >= 200 && status < 300) return { event: full, attempts, delivered: true };
+    }
+    return { event: full, attempts, delivered: false };
   }
 
   close(): Promise<void> {
