@@ -9,6 +9,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ReplayGuard } from './replay-guard.js';
 import { SLACK_SIGNATURE_TOLERANCE_SECONDS, verifySlackSignature, type SignatureResult } from './signature.js';
+import { failureText } from './messages.js';
 import { acceptSlashCommand } from './slash-command.js';
 
 /** Slash-command payloads are a few hundred bytes; anything near this is not from Slack. */
@@ -98,7 +99,10 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
 
     if (!verdict.ok && verdict.reason === 'replay_check_failed') {
       commands.inc({ outcome: 'error' });
-      return ephemeral(reply, failureText('Could not check this /sync: the database did not answer. Please try again in a moment.'));
+      return reply.status(200).send({
+        response_type: 'ephemeral',
+        text: failureText('Could not check this /sync: the database did not answer. Please try again in a moment.'),
+      });
     }
     if (!verdict.ok) {
       app.metrics.slackSignatureFailures.inc({ reason: verdict.reason });

@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { serviceEnv } from '../support/environment.js';
 import { startServerProcess } from '../support/server-process.js';
 import { deliver, until } from './support.js';
 
-describe.runIf(onPostgres)('a webhook interrupted by a killed process', () => {
+describe('a webhook interrupted by a killed process', () => {
   let whoop: FakeWhoop;
   let testDb: TestDatabase;
   let env: Record<string, string>;

@@ -1,11 +1,10 @@
 // Replay protection shared by replicas: two app instances on one database, and a restart. A signed Slack
 // command or a WHOOP delivery accepted by one is refused (Slack) or not worked on again (WHOOP) by the other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onPostgres } from '../support/database.js';
 import { signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
 import { apiPaths, deliver, processed } from './support.js';
 
-describe.runIf(onPostgres)('replay protection across replicas', () => {
+describe('replay protection across replicas', () => {
   let env: Environment;
 
   beforeAll(async () => {
