@@ -172,15 +172,6 @@ export async function machineInfo(): Promise<MachineInfo> {
   return info;
 }
 
-// ----- child processes -------------------------------------------------------------------------------------
-
-/** RSS of a process in MiB, from /proc/<pid>/status. */
-export async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s*(\d+)\s*kB/m.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
-
 // ----- output ----------------------------------------------------------------------------------------------
 
 export type Cell = string | number | undefined;
