@@ -2,20 +2,28 @@
 // the browser only draws them. Every mark that stands for a day has a name (it becomes the CSS class of
 // the mark's group in the SVG), which is how the browser tests count what was drawn.
 import type { TopLevelSpec } from 'vega-lite';
-import type { DailyPoint } from '../dashboard/daily.js';
+import { RECOVERY_ZONES, recoveryZone, type RecoveryZone } from '../whoop/recovery-zone.js';
 
-/** WHOOP's recovery zones, named in the legend and tooltips so colour is never the only cue. */
-export const RECOVERY_ZONES = [
-  { name: 'Red (0–33%)', min: 0, colour: '#d62d20' },
-  { name: 'Yellow (34–66%)', min: 34, colour: '#e5b400' },
-  { name: 'Green (67–100%)', min: 67, colour: '#16a34a' },
-] as const;
-
-export type RecoveryZone = (typeof RECOVERY_ZONES)[number]['name'];
-
-export function recoveryZone(score: number): RecoveryZone {
-  return [...RECOVERY_ZONES].reverse().find((zone) => Math.round(score) >= zone.min)!.name;
+/** One member's day as the charts use it: durations in hours, absent values null. */
+export interface DailyPoint {
+  /** The member's local date, YYYY-MM-DD. */
+  day: string;
+  recoveryScore: number | null;
+  hrv: number | null;
+  hrvMean30: number | null;
+  restingHeartRate: number | null;
+  restingHeartRateMean30: number | null;
+  lightSleepHours: number | null;
+  slowWaveSleepHours: number | null;
+  remSleepHours: number | null;
+  sleepPerformance: number | null;
+  strain: number | null;
+  workouts: number;
+  workoutMinutes: number;
 }
+
+/** A zone's name as the dashboard writes it (legend, tooltips, summary), so colour is never the only cue. */
+export const zoneName = (zone: RecoveryZone) => `${zone.label} ${zone.min}–${zone.max}%`;
 
 export interface DashboardCharts {
   recovery: TopLevelSpec;
@@ -40,7 +48,7 @@ function base(description: string) {
 const present = <K extends keyof DailyPoint>(days: DailyPoint[], key: K) => days.filter((day) => day[key] !== null);
 
 export function recoveryChart(days: DailyPoint[]): TopLevelSpec {
-  const values = present(days, 'recoveryScore').map((day) => ({ day: day.day, score: day.recoveryScore, zone: recoveryZone(day.recoveryScore!) }));
+  const values = present(days, 'recoveryScore').map((day) => ({ day: day.day, score: day.recoveryScore, zone: zoneName(recoveryZone(day.recoveryScore!)) }));
   return {
     ...base('Recovery by day, coloured by zone'),
     data: { values },
@@ -53,7 +61,7 @@ export function recoveryChart(days: DailyPoint[]): TopLevelSpec {
         field: 'zone',
         type: 'nominal',
         title: 'Zone',
-        scale: { domain: RECOVERY_ZONES.map((zone) => zone.name), range: RECOVERY_ZONES.map((zone) => zone.colour) },
+        scale: { domain: RECOVERY_ZONES.map(zoneName), range: RECOVERY_ZONES.map((zone) => zone.colour) },
         legend: { orient: 'bottom' },
       },
       tooltip: [dayTooltip, { field: 'score', type: 'quantitative', title: 'Recovery %' }, { field: 'zone', title: 'Zone' }],

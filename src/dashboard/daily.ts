@@ -1,29 +1,12 @@
 // Reading the whoop_daily view for the dashboard: one member's days over a range, with the 30-day means of
 // HRV and resting heart rate. The means are computed over the member's whole history (not only the range),
 // so the first day of a 30-day range still has a mean of the 30 days before it.
+import type { DailyPoint } from '../charts/dashboard.js';
 import type { Database } from '../db/database.js';
 
 /** The ranges the dashboard offers, in days. */
 export const RANGES = [30, 90, 365] as const;
 export type Range = (typeof RANGES)[number];
-
-/** One member's day as the charts use it: durations in hours, absent values null. */
-export interface DailyPoint {
-  /** The member's local date, YYYY-MM-DD. */
-  day: string;
-  recoveryScore: number | null;
-  hrv: number | null;
-  hrvMean30: number | null;
-  restingHeartRate: number | null;
-  restingHeartRateMean30: number | null;
-  lightSleepHours: number | null;
-  slowWaveSleepHours: number | null;
-  remSleepHours: number | null;
-  sleepPerformance: number | null;
-  strain: number | null;
-  workouts: number;
-  workoutMinutes: number;
-}
 
 // The mean window counts calendar days (RANGE over the date), so missing days do not stretch it.
 const DAILY_SQL = `

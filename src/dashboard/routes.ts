@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { dashboardCharts, recoveryZone, RECOVERY_ZONES } from '../charts/dashboard.js';
+import { dashboardCharts, zoneName } from '../charts/dashboard.js';
 import { statusSummary } from '../http/status.js';
 import { dailyPoints, RANGES, rangeStart, type Range } from './daily.js';
 import { dashboardPage, disabledPage, loginPage, sendPage } from './pages.js';
+import { RECOVERY_ZONES, recoveryZone } from '../whoop/recovery-zone.js';
 import { apiSession, pageSession, passwordMatches, registerSessions, signedIn } from './session.js';
 
 const ASSETS = '/dashboard/assets/';
@@ -123,8 +124,8 @@ function pageRoutes(app: FastifyInstance): void {
       const { range } = request.query;
       const from = rangeStart(range, app.config.sync.timezone, new Date());
       const points = await days.since(userId, from);
-      const zones = Object.fromEntries(RECOVERY_ZONES.map((zone) => [zone.name, 0]));
-      for (const point of points) if (point.recoveryScore !== null) zones[recoveryZone(point.recoveryScore)]! += 1;
+      const zones = Object.fromEntries(RECOVERY_ZONES.map((zone) => [zoneName(zone), 0]));
+      for (const point of points) if (point.recoveryScore !== null) zones[zoneName(recoveryZone(point.recoveryScore))]! += 1;
       reply.header('cache-control', 'no-store');
       return { userId: request.params.userId, range, from, days: points.length, recoveryZones: zones, charts: dashboardCharts(points) };
     },
