@@ -139,7 +139,7 @@ export function strainChart(days: DailyPoint[]): TopLevelSpec {
   const strain = present(days, 'strain').map((day) => ({ day: day.day, strain: day.strain }));
   const workouts = days.filter((day) => day.workouts > 0).map((day) => ({ day: day.day, workouts: day.workouts, minutes: day.workoutMinutes }));
   return {
-    ...base('Day strain (bars) and workouts (points)'),
+    ...base('Day strain (bars) and minutes of workouts (triangles)'),
     encoding: { x: dayAxis },
     layer: [
       {
@@ -156,7 +156,7 @@ export function strainChart(days: DailyPoint[]): TopLevelSpec {
         name: 'workouts',
         mark: { type: 'point', shape: 'triangle-up', filled: true, color: '#111827', size: 60, tooltip: true },
         encoding: {
-          y: { field: 'workouts', type: 'quantitative', title: 'Workouts', axis: { tickMinStep: 1 }, scale: { domainMin: 0 } },
+          y: { field: 'minutes', type: 'quantitative', title: 'Workout minutes', scale: { domainMin: 0 } },
           tooltip: [dayTooltip, { field: 'workouts', type: 'quantitative', title: 'Workouts' }, { field: 'minutes', type: 'quantitative', title: 'Minutes' }],
         },
       },

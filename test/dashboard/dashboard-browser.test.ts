@@ -49,7 +49,7 @@ async function drawnMarks(page: Page): Promise<ExpectedMarks> {
 beforeAll(async () => {
   shots = await mkdtemp(join(tmpdir(), 'whoop-sync-shots-'));
   browser = await launchBrowser();
-  env = await startEnvironment({ days: 120, env: { DASHBOARD_PASSWORD: PASSWORD } });
+  env = await startEnvironment({ days: 120, env: { DASHBOARD_PASSWORD: PASSWORD, SYNC_SCHEDULES: '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30' } });
   expect((await env.connect()).status).toBe(200);
   await env.app.app.sync.syncAll({ days: 130, trigger: 'cli', requestedBy: 'test' });
 }, 180_000);
@@ -104,6 +104,7 @@ describe('dashboard in Chromium', () => {
     // The accounts, the run the test started, and the next schedules are listed.
     expect(await page.locator('#accounts').innerText()).toContain('Active');
     expect(await page.locator('#runs').innerText()).toMatch(/cli[\s\S]*succeeded/);
+    expect(await page.locator('#schedules tbody tr').count()).toBe(3);
 
     await page.click('button[data-range="90"]');
     await waitForCharts(page, 90);
