@@ -140,4 +140,24 @@ describe('dashboard in Chromium', () => {
       await phone.close();
     }
   });
+
+  // Last: it leaves the account needing re-authorization.
+  it('offers Reconnect for an account whose WHOOP grant was revoked, and shows the failed run', async () => {
+    env.whoop.revokeGrants();
+    env.whoop.expireAccessTokens();
+    const outcome = await env.app.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' });
+    expect(outcome.status).toBe('failed');
+    const page = await browser.context.newPage();
+    const problems = watch(page, env.app.url);
+    await signIn(page);
+    await waitForCharts(page, 30);
+    const accounts = page.locator('#accounts');
+    expect(await accounts.innerText()).toContain('Re-authorization required');
+    expect(await accounts.getByRole('link', { name: 'Reconnect' }).getAttribute('href')).toBe('/oauth/whoop');
+    expect(await page.locator('#runs tbody tr').first().innerText()).toMatch(/failed: WHOOP authorization/);
+    // The data already stored is still shown.
+    expect(await drawnMarks(page)).toEqual(expectedMarks(env.whoop, env.member.user_id, 30));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });
