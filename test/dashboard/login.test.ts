@@ -241,7 +241,8 @@ describe('dashboard sign-in', () => {
   });
 });
 
-// Apps of their own, one at a time, on a database of their own (the embedded one serves one process).
+// Apps of their own, one at a time, on a database of their own (the embedded one serves one process; its
+// first start creates the database, which takes a while on a busy machine).
 describe('other configurations', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -257,7 +258,7 @@ describe('other configurations', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 120_000);
 
   it('without DASHBOARD_PASSWORD: says how to enable the dashboard and answers 404 everywhere else', async () => {
     const app = await startApp(testConfig(db, { ...env.env, DASHBOARD_PASSWORD: '' }));
@@ -275,5 +276,5 @@ describe('other configurations', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 120_000);
 });
