@@ -115,7 +115,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  /** Set: real Postgres. Unset: embedded PGlite under dataDir. */
+  /** Set: that PostgreSQL server. Unset: the embedded PostgreSQL server, its data under dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
   /** External base URL without a trailing slash. */
@@ -213,6 +213,22 @@ function withTrailingSlash(url: string): string {
 
 function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
+}
+
+/**
+ * The process environment, after `.env` in the working directory (when there is one) has filled in what
+ * it does not set: a variable already in the environment wins over the file, also when it is empty
+ * (process.loadEnvFile never overwrites one, on Node 20, 22 and 24 alike; see docs/node-versions.md).
+ */
+export function readEnvironment(): Record<string, string | undefined> {
+  try {
+    process.loadEnvFile();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError([`.env: cannot be read (${(error as Error).message})`]);
+    }
+  }
+  return process.env;
 }
 
 /** Validates the environment once. Throws a ConfigError listing one line per invalid variable. */

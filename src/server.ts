@@ -1,11 +1,12 @@
 // The service entry point: validate configuration, build the app, listen, and shut down gracefully.
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { describeStartupFailure } from './startup-failure.js';
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  config = loadConfig(readEnvironment());
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   for (const problem of error.problems) console.error(`whoop-sync: invalid configuration: ${problem}`);
@@ -16,7 +17,7 @@ let app: Awaited<ReturnType<typeof buildApp>>;
 try {
   app = await buildApp(config);
 } catch (error) {
-  console.error(`whoop-sync: start-up failed: ${(error as Error).message}`);
+  console.error(`whoop-sync: start-up failed: ${describeStartupFailure(error)}`);
   process.exit(1);
 }
 

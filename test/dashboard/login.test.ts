@@ -3,7 +3,7 @@
 import secureSession from '@fastify/secure-session';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startApp, testConfig } from '../support/app.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import { sessionKey } from '../../src/dashboard/session.js';
@@ -221,7 +221,7 @@ describe('dashboard sign-in', () => {
     }
   });
 
-  it.runIf(onPostgres)('accepts the same cookie on another replica configured alike', async () => {
+  it('accepts the same cookie on another replica configured alike', async () => {
     const cookie = await signIn();
     const other = await env.startAnotherApp();
     expect((await fetch(`${other.url}/dashboard/api/overview`, { headers: { cookie } })).status).toBe(200);
@@ -241,8 +241,7 @@ describe('dashboard sign-in', () => {
   });
 });
 
-// Apps of their own, one at a time, on a database of their own (the embedded one serves one process; its
-// first start creates the database, which takes a while on a busy machine).
+// Apps of other configurations, each on a database of its own, with time for a slow start on a busy machine.
 describe('other configurations', () => {
   let db: TestDatabase;
   beforeAll(async () => {
