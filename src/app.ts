@@ -18,6 +18,7 @@ import schedule from './schedule/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
 import webhooks from './webhooks/plugin.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -69,6 +70,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(statusRoutes);
   await app.register(connectRoutes);
   await app.register(slackCommandRoutes);
+  await app.register(dashboardRoutes);
 
   await app.ready();
   return app;

@@ -107,6 +107,8 @@ const envSchema = z.object({
   ).default('UTC'),
   SYNC_SCHEDULES: optional(z.string()).default(DEFAULT_SCHEDULES),
   METRICS_TOKEN: optional(text()),
+  DASHBOARD_PASSWORD: optional(text()),
+  DASHBOARD_SESSION_DAYS: optional(integer(1, 365)).default(7),
   TRUST_PROXY: optional(
     text().refine(
       (value) => /^(true|false|\d{1,2})$/i.test(value) || value.split(',').every((part) => /^[0-9a-fA-F.:/]+$/.test(part.trim())),
@@ -160,6 +162,11 @@ export interface Config {
     schedules: Schedule[];
   };
   metricsToken: string | undefined;
+  /** The dashboard is enabled by its password; a sign-in lasts sessionDays. */
+  dashboard: {
+    password: string | undefined;
+    sessionDays: number;
+  };
   /**
    * Whether to believe X-Forwarded-For (Fastify's trustProxy): behind a reverse proxy, the client's
    * address (which rate limits and logs use) is only known through it.
@@ -291,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
     sync: { timezone: e.SYNC_TIMEZONE, schedules },
     metricsToken: e.METRICS_TOKEN,
+    dashboard: { password: e.DASHBOARD_PASSWORD, sessionDays: e.DASHBOARD_SESSION_DAYS },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
 }

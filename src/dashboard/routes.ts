@@ -1,0 +1,133 @@
+// GET /dashboard, GET/POST /login, POST /logout and the dashboard's JSON endpoints and scripts.
+// Without DASHBOARD_PASSWORD only GET /dashboard exists (it says how to enable the dashboard); everything
+// else is not registered, so it answers 404.
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { dashboardCharts, zoneName } from '../charts/dashboard.js';
+import { statusSummary } from '../http/status.js';
+import { dailyPoints, RANGES, rangeStart, type Range } from './daily.js';
+import { dashboardPage, disabledPage, loginPage, sendPage } from './pages.js';
+import { RECOVERY_ZONES, recoveryZone } from '../whoop/recovery-zone.js';
+import { apiSession, pageSession, passwordMatches, registerSessions, signedIn } from './session.js';
+
+const ASSETS = '/dashboard/assets/';
+const require = createRequire(import.meta.url);
+// The chart libraries' browser builds, served from node_modules: the page makes no external request.
+const VENDOR = [
+  { file: 'vega.min.js', dir: dirname(require.resolve('vega')) },
+  { file: 'vega-lite.min.js', dir: dirname(require.resolve('vega-lite')) },
+  { file: 'vega-embed.min.js', dir: dirname(require.resolve('vega-embed')) },
+];
+const OWN_ASSETS = fileURLToPath(new URL('./public/', import.meta.url));
+const SCRIPTS = [...VENDOR.map((asset) => asset.file), 'dashboard.js'].map((file) => `${ASSETS}${file}`);
+
+const chartsParams = {
+  type: 'object',
+  required: ['userId'],
+  properties: { userId: { type: 'string', pattern: '^[0-9]{1,19}$' } },
+} as const;
+const chartsQuery = {
+  type: 'object',
+  properties: { range: { type: 'integer', enum: [...RANGES], default: 30 } },
+  additionalProperties: false,
+} as const;
+const loginBody = {
+  type: 'object',
+  required: ['password'],
+  properties: { password: { type: 'string', maxLength: 1024 }, _csrf: { type: 'string', maxLength: 256 } },
+} as const;
+
+export const dashboardRoutes: FastifyPluginAsync = async (app) => {
+  const password = app.config.dashboard.password;
+  if (!password) {
+    app.get('/dashboard', async (_request, reply) => sendPage(reply, 200, disabledPage()));
+    return;
+  }
+  await registerSessions(app, app.config, password);
+  await app.register(formbody, { bodyLimit: 4096 });
+  await app.register(fastifyStatic, {
+    root: [OWN_ASSETS, ...VENDOR.map((asset) => asset.dir)],
+    prefix: ASSETS,
+    allowedPath: (path) => SCRIPTS.includes(`${ASSETS}${path.replace(/^\//, '')}`),
+    index: false,
+    list: false,
+    maxAge: '1h',
+  });
+  loginRoutes(app, password);
+  pageRoutes(app);
+};
+
+function loginRoutes(app: FastifyInstance, password: string): void {
+  const { sessionDays } = app.config.dashboard;
+
+  app.get('/login', async (request, reply) => {
+    if (signedIn(request, sessionDays)) return reply.redirect('/dashboard', 302);
+    return sendPage(reply, 200, loginPage(await reply.generateCsrf()));
+  });
+
+  app.post<{ Body: { password: string } }>(
+    '/login',
+    {
+      // Guessing the password online is slowed to a few tries a minute per client address.
+      config: { rateLimit: { max: 10, timeWindow: 60_000 } },
+      schema: { body: loginBody },
+      preHandler: app.csrfProtection,
+    },
+    async (request, reply) => {
+      if (!passwordMatches(request.body.password, password)) {
+        request.log.warn('dashboard sign-in refused: wrong password');
+        return sendPage(reply, 401, loginPage(await reply.generateCsrf(), 'Wrong password.'));
+      }
+      // A new session (and CSRF secret) at sign-in: a session planted before it is worth nothing after.
+      request.session.regenerate();
+      request.session.set('signedInAt', Date.now());
+      request.log.info('dashboard sign-in');
+      return reply.redirect('/dashboard', 303);
+    },
+  );
+
+  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+    request.session.delete();
+    return reply.redirect('/login', 303);
+  });
+}
+
+function pageRoutes(app: FastifyInstance): void {
+  const { sessionDays } = app.config.dashboard;
+  const days = dailyPoints(app.db);
+
+  app.get('/dashboard', { preHandler: pageSession(sessionDays) }, async (_request, reply) =>
+    sendPage(reply, 200, dashboardPage(await reply.generateCsrf(), SCRIPTS)),
+  );
+
+  app.get('/dashboard/api/overview', { preHandler: apiSession(sessionDays) }, async (_request, reply) => {
+    const summary = await statusSummary(app);
+    reply.header('cache-control', 'no-store');
+    return {
+      ...summary,
+      // Digests (DIGEST_DAILY, DIGEST_WEEKLY) are scheduled by the digest module: it lists its jobs here.
+      digests: [] as { name: string; nextRun: Date | null }[],
+    };
+  });
+
+  app.get<{ Params: { userId: string }; Querystring: { range: Range } }>(
+    '/dashboard/api/members/:userId/charts',
+    { preHandler: apiSession(sessionDays), schema: { params: chartsParams, querystring: chartsQuery } },
+    async (request, reply) => {
+      const userId = BigInt(request.params.userId);
+      const account = await app.db.prisma.whoopUser.findUnique({ where: { userId }, select: { userId: true } });
+      if (!account) return reply.status(404).send({ error: 'Not Found', message: 'no such member' });
+      const { range } = request.query;
+      const from = rangeStart(range, app.config.sync.timezone, new Date());
+      const points = await days.since(userId, from);
+      const zones = Object.fromEntries(RECOVERY_ZONES.map((zone) => [zoneName(zone), 0]));
+      for (const point of points) if (point.recoveryScore !== null) zones[zoneName(recoveryZone(point.recoveryScore))]! += 1;
+      reply.header('cache-control', 'no-store');
+      return { userId: request.params.userId, range, from, days: points.length, recoveryZones: zones, charts: dashboardCharts(points) };
+    },
+  );
+}
