@@ -16,6 +16,8 @@ import sync from './sync/plugin.js';
 import schedule from './schedule/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
+import { SlackPoster } from './slack/poster.js';
+import { Reporter } from './slack/reporter.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,7 +58,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(metrics);
   await app.register(database, { config });
   await app.register(whoop, { config });
-  await app.register(sync, { config });
+  // sync/ reports results through an interface; Slack implements it.
+  const reporter = new Reporter({
+    poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
+    reportChannel: config.slack.reportChannel,
+    log: app.log.child({ component: 'slack' }),
+  });
+  await app.register(sync, { results: reporter, deliveryTimeoutMs: config.slack.resultRetryMs });
   await app.register(schedule, { config });
 
   await app.register(healthRoutes);

@@ -28,6 +28,12 @@ export const statusRoutes: FastifyPluginAsync = async (app) => {
         error: run.error,
         requestedAt: run.requestedAt,
         durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+        // The result message: delivered, pending, retrying (with the last error) or given up.
+        report: {
+          state: run.reportedAt ? 'delivered' : run.reportGaveUpAt ? 'gave_up' : run.reportError ? 'retrying' : 'pending',
+          attempts: run.reportAttempts,
+          error: run.reportError,
+        },
       })),
       schedules: app.scheduler.scheduled.map((job) => ({
         schedule: job.name,

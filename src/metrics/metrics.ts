@@ -87,6 +87,12 @@ export function createMetrics() {
       labelNames: ['schedule'] as const,
       registers,
     }),
+    resultDeliveryFailures: new Counter({
+      name: 'whoop_sync_result_delivery_failures_total',
+      help: 'Result messages that no path accepted, by outcome: retrying (another attempt follows) or gave_up.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

@@ -244,6 +244,8 @@ export interface FakeWhoop {
   slowNext(count: number, ms: number): void;
   expireAccessTokens(): void;
   revokeGrants(): void;
+  /** While on, every page of the collection (`cycle`, `recovery`, `sleep`, `workout`) carries a fresh next_token, forever. */
+  paginateForever(resource: string, on?: boolean): void;
   close(): Promise<void>;
 }
 
@@ -629,11 +631,13 @@ interface PageCursor {
   start: number | null;
   end: number | null;
   effectiveEnd: number;
-  after: SortKey;
+  after: SortKey | undefined;
 }
 
 class Paginator {
   private readonly cursors = new Map<string, PageCursor>();
+  /** Resources whose pages never end (see paginateForever). */
+  readonly endless = new Set<string>();
 
   list<T extends { user_id: number }>(source: ListSource<T>, userId: number, query: URLSearchParams, now: number): Reply {
     const limit = parseLimit(query.get('limit'));
@@ -662,6 +666,8 @@ class Paginator {
     const last = page[page.length - 1];
     if (matching.length > limit && last) {
       body.next_token = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key });
+    } else if (this.endless.has(source.resource)) {
+      body.next_token = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: cursor?.after });
     }
     return jsonReply(200, body);
   }
@@ -1226,6 +1232,11 @@ class FakeWhoopServer implements FakeWhoop {
 
   revokeGrants(): void {
     this.oauth.revokeAllRefreshTokens();
+  }
+
+  paginateForever(resource: string, on = true): void {
+    if (on) this.paginator.endless.add(resource);
+    else this.paginator.endless.delete(resource);
   }
 
   close(): Promise<void> {
