@@ -19,6 +19,8 @@ import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
 import webhooks from './webhooks/plugin.js';
 import { dashboardRoutes } from './dashboard/routes.js';
+import { SlackPoster } from './slack/poster.js';
+import { Reporter } from './slack/reporter.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -61,7 +63,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(whoop, { config });
   // Before sync: its shutdown hook closes the Slack connection before sync's waits for running work.
   await app.register(slackSocket, { config });
-  await app.register(sync, { config });
+  // sync/ reports results through an interface; Slack implements it.
+  const reporter = new Reporter({
+    poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
+    reportChannel: config.slack.reportChannel,
+    log: app.log.child({ component: 'slack' }),
+  });
+  await app.register(sync, { results: reporter, deliveryTimeoutMs: config.slack.resultRetryMs });
   await app.register(schedule, { config });
   await app.register(webhooks);
 

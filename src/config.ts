@@ -82,6 +82,7 @@ const envSchema = z.object({
   ),
   SLACK_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://slack.com/api/'),
   SLACK_REPORT_CHANNEL: optional(text()),
+  SLACK_RESULT_RETRY_SECONDS: optional(integer(1, 86_400)).default(1800),
   SLACK_ALLOWED_USER_IDS: list,
   SLACK_ALLOWED_CHANNEL_IDS: list,
   WHOOP_CLIENT_ID: optional(text()),
@@ -134,6 +135,8 @@ export interface Config {
     /** Always ends with `/`, as @slack/web-api requires. */
     apiUrl: string;
     reportChannel: string | undefined;
+    /** How long after a sync an undeliverable result message is still retried. */
+    resultRetryMs: number;
     allowedUserIds: string[];
     allowedChannelIds: string[];
   };
@@ -283,6 +286,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       appToken: e.SLACK_APP_TOKEN,
       apiUrl: withTrailingSlash(e.SLACK_API_URL),
       reportChannel: e.SLACK_REPORT_CHANNEL,
+      resultRetryMs: e.SLACK_RESULT_RETRY_SECONDS * 1000,
       allowedUserIds: e.SLACK_ALLOWED_USER_IDS,
       allowedChannelIds: e.SLACK_ALLOWED_CHANNEL_IDS,
     },

@@ -37,6 +37,12 @@ export async function statusSummary(app: FastifyInstance) {
       error: run.error,
       requestedAt: run.requestedAt,
       durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+      // The result message: delivered, pending, retrying (with the last error) or given up.
+      report: {
+        state: run.reportedAt ? 'delivered' : run.reportGaveUpAt ? 'gave_up' : run.reportError ? 'retrying' : 'pending',
+        attempts: run.reportAttempts,
+        error: run.reportError,
+      },
     })),
     schedules: app.scheduler.scheduled.map((job) => ({
       schedule: job.name,

@@ -104,6 +104,12 @@ export function createMetrics() {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
       registers,
     }),
+    resultDeliveryFailures: new Counter({
+      name: 'whoop_sync_result_delivery_failures_total',
+      help: 'Result messages that no path accepted, by outcome: retrying (another attempt follows) or gave_up.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

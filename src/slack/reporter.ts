@@ -1,43 +1,30 @@
-// Turns a finished run into its visible result message and delivers it exactly once:
+// Turns a finished run into its visible result message and sends it (the sync pipeline decides when,
+// records the delivery and retries a failure; see docs/architecture.md):
 // - a Slack /sync: chat.postMessage in the channel it came from, falling back to its response_url
-//   (in_channel) when the bot cannot post there; if both fail, the reason is logged and kept on the run;
+//   (in_channel) when the bot cannot post there;
 // - a scheduled sync: SLACK_REPORT_CHANNEL when set (failures always, successes as one short line);
 // - anything else: no message.
-import type { FastifyBaseLogger } from 'fastify';
-import type { Database } from '../db/database.js';
 import type { SyncOutcome } from '../sync/engine.js';
+import type { ResultSink } from '../sync/dispatcher.js';
 import type { SyncRun } from '../sync/runs.js';
 import { failureText, successText } from './messages.js';
 import type { SlackPoster } from './poster.js';
 
 export interface ReporterOptions {
-  db: Database;
   poster: SlackPoster;
   reportChannel: string | undefined;
-  log: FastifyBaseLogger;
+  log: { warn(details: object, message: string): void };
 }
 
-export class Reporter {
+export class Reporter implements ResultSink {
   constructor(private readonly options: ReporterOptions) {}
 
-  /** Delivers the result of a finished run (RunDispatcher decides when, and stops at shutdown). */
-  async report(outcome: SyncOutcome): Promise<void> {
-    const { run } = outcome;
+  /** Sends the result message of a finished run: false when it has none; throws why no path worked. */
+  async deliver(outcome: SyncOutcome): Promise<boolean> {
     const text = this.textFor(outcome);
-    if (text === undefined) return;
-    // Claim the report first: with several replicas (or a restart racing a slow post) exactly one posts.
-    const { count } = await this.options.db.prisma.syncRun.updateMany({
-      where: { id: run.id, reportedAt: null, reportError: null },
-      data: { reportedAt: new Date() },
-    });
-    if (count === 0) return;
-    try {
-      await this.deliver(run, text);
-    } catch (error) {
-      const reason = (error as Error).message;
-      this.options.log.error({ err: error, runId: run.id }, `could not deliver the result of sync run ${run.id}: ${reason}`);
-      await this.options.db.prisma.syncRun.update({ where: { id: run.id }, data: { reportedAt: null, reportError: reason } });
-    }
+    if (text === undefined) return false;
+    await this.send(outcome.run, text);
+    return true;
   }
 
   private textFor(outcome: SyncOutcome): string | undefined {
@@ -53,7 +40,7 @@ export class Reporter {
     return undefined;
   }
 
-  private async deliver(run: SyncRun, text: string): Promise<void> {
+  private async send(run: SyncRun, text: string): Promise<void> {
     const { poster, log } = this.options;
     const channel = run.trigger === 'slack' ? run.channelId : this.options.reportChannel;
     let postError: Error | undefined;

@@ -1,24 +1,53 @@
-// Runs recorded syncs in the background and reports each result. Every acknowledged /sync ends in
-// exactly one result message: runs left unfinished or unreported by a process that died are picked up
-// at the next start.
+// Carries recorded runs to their result: executes them in the background (through the engine), delivers
+// each result message through a ResultSink (Slack implements it), and records the delivery. The rules,
+// with the states in docs/architecture.md:
+// - every run has an owner, the worker (process) that moves it on; a worker announces itself with a
+//   heartbeat, and the runs of a worker that is gone are adopted by a live one: unfinished runs go back
+//   to the queue (and resume as one execution), finished ones get their message;
+// - a result is marked delivered only after it went out: a crash mid-post may repeat a message, never
+//   lose one; a result no path accepts is retried with backoff until RESULT_DELIVERY_TIMEOUT_SECONDS;
+// - database writes that record an outcome are retried until the database is back.
 //
 // A queued run costs one number in a set until it executes: a flood of /sync commands behind a long
 // sync (tens of thousands of acknowledged runs) keeps the heap small, and with it the garbage collector's
 // pauses in every acknowledgement that follows.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Reporter } from '../slack/reporter.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { InFlight } from '../util/in-flight.js';
+import { persistently } from './database-retry.js';
 import { outcomeOf, SyncInterruptedError, type SyncEngine, type SyncOutcome } from './engine.js';
 import type { SyncRuns } from './runs.js';
 
+/** Where result messages go: implemented by slack/reporter.ts, wired in app.ts. */
+export interface ResultSink {
+  /** Sends the message for a finished run; resolves false when the run has none, throws why it could not be sent. */
+  deliver(outcome: SyncOutcome): Promise<boolean>;
+}
+
+export interface DispatcherOptions {
+  engine: SyncEngine;
+  runs: SyncRuns;
+  results: ResultSink;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+  /** How long after a run finished its undeliverable result is still retried. */
+  deliveryTimeoutMs: number;
+}
+
 /**
  * Result messages in flight at once. Slack accepts about one message per second per channel anyway, and
- * each report claims its run in the database first: more would only take connections from other work.
+ * each report writes to the database: more would only take connections from other work.
  */
 const CONCURRENT_REPORTS = 4;
-
 /** Older runs are history, not work: a result a week late helps nobody. */
 const RECOVERY_HORIZON_MS = 7 * 86_400_000;
+/** Heartbeat period; a worker silent for WORKER_EXPIRY_SECONDS (runs.ts) is gone. */
+const HEARTBEAT_MS = 2_000;
+/** Every this many heartbeats, the runs of gone workers are adopted. */
+const ADOPT_EVERY = 3;
+/** First retry of an undeliverable result, doubling up to the maximum. */
+const DELIVERY_RETRY_FIRST_MS = 2_000;
+const DELIVERY_RETRY_MAX_MS = 5 * 60_000;
 
 export class RunDispatcher {
   private readonly inFlight = new InFlight();
@@ -30,15 +59,15 @@ export class RunDispatcher {
   private reporting = 0;
   /** Callers of dispatch() waiting for a run's result to be reported. */
   private readonly waiters = new Map<number, Array<() => void>>();
+  /** Timers of results waiting for their next delivery attempt. */
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private adopting = false;
   private working = false;
   private stopping = false;
+  private readonly stopped = new AbortController();
 
-  constructor(
-    private readonly engine: SyncEngine,
-    private readonly runs: SyncRuns,
-    private readonly reporter: Reporter,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: DispatcherOptions) {}
 
   /** Queues a recorded run: it executes after the runs queued before it, and its result is reported. */
   enqueue(runId: number): void {
@@ -59,14 +88,53 @@ export class RunDispatcher {
     return done;
   }
 
+  /** Announces this worker, keeps its heartbeat, and adopts what gone workers left (now and periodically). */
+  async start(): Promise<void> {
+    await persistently(() => this.options.runs.register(), this.stopped.signal);
+    let beats = 0;
+    this.heartbeat = setInterval(() => {
+      this.options.runs.heartbeat().catch(() => {}); // the database is away: the next beat tries again
+      if (++beats % ADOPT_EVERY === 0) void this.adopt();
+    }, HEARTBEAT_MS).unref();
+    await this.adopt();
+  }
+
   /** Starts no further runs or result messages (a run already executing finishes or is interrupted). */
   stop(): void {
     this.stopping = true;
+    this.stopped.abort();
+    clearInterval(this.heartbeat);
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
+  }
+
+  /** After stop() and idle(): what this worker still owns is adopted by the next one at once. */
+  retire(): Promise<unknown> {
+    return this.options.runs.retire();
   }
 
   /** Resolves true once every queued run was executed and reported, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
     return this.inFlight.idle(timeoutMs);
+  }
+
+  /** Takes over the runs of workers that are gone: their queue resumes as one execution, their results go out. */
+  private async adopt(): Promise<void> {
+    if (this.adopting || this.stopping) return;
+    this.adopting = true;
+    try {
+      const { queued, unreported } = await this.options.runs.adopt(new Date(Date.now() - RECOVERY_HORIZON_MS));
+      if (queued.length + unreported.length > 0) {
+        this.options.log.info({ queued: queued.length, unreported: unreported.length }, 'resuming sync runs left unfinished or unreported by a stopped process');
+      }
+      this.post(unreported.map(outcomeOf));
+      // The first queued run takes every other queued run with it (see SyncEngine).
+      if (queued.length > 0) this.enqueue(queued[0]!);
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'could not look for sync runs left by stopped processes; trying again shortly');
+    } finally {
+      this.adopting = false;
+    }
   }
 
   /**
@@ -79,12 +147,12 @@ export class RunDispatcher {
       for (let runId = first(this.pending); runId !== undefined && !this.stopping; runId = first(this.pending)) {
         let outcomes: SyncOutcome[];
         try {
-          const { joined = [], ...outcome } = await this.engine.execute(runId);
+          const { joined = [], ...outcome } = await this.options.engine.execute(runId);
           outcomes = [outcome, ...joined];
         } catch (error) {
           // Interrupted by shutdown: this run and the rest of the queue are in the database for the next start.
-          if (error instanceof SyncInterruptedError) break;
-          this.log.error({ err: error, runId }, `sync run ${runId} could not be completed`);
+          if (error instanceof SyncInterruptedError || this.stopping) break;
+          this.options.log.error({ err: error, runId }, `sync run ${runId} could not be completed`);
           this.pending.delete(runId);
           this.release(runId);
           continue;
@@ -112,9 +180,10 @@ export class RunDispatcher {
     try {
       for (let outcome = this.outbox.shift(); outcome && !this.stopping; outcome = this.outbox.shift()) {
         try {
-          await this.reporter.report(outcome);
+          await this.report(outcome);
         } catch (error) {
-          this.log.error({ err: error, runId: outcome.run.id }, `the result of sync run ${outcome.run.id} could not be reported`);
+          // Only at shutdown (the database writes are retried until then): the next start reports it.
+          this.options.log.warn({ err: error, runId: outcome.run.id }, `the result of sync run ${outcome.run.id} is left for the next start`);
         }
         this.release(outcome.run.id);
       }
@@ -124,7 +193,47 @@ export class RunDispatcher {
     }
   }
 
-  /** Shutting down: what is left is finished and reported by the next start (see recover()). */
+  /** Delivers one result, then records it: delivered, to be retried, or given up. */
+  private async report(outcome: SyncOutcome): Promise<void> {
+    const { runs, results, metrics, log } = this.options;
+    const { run } = outcome;
+    // Another worker executed or adopted it: that one reports it.
+    if (run.owner !== runs.owner) return;
+    let failure: Error;
+    try {
+      await results.deliver(outcome);
+      await persistently(() => runs.reported(run.id), this.stopped.signal);
+      return;
+    } catch (error) {
+      if (this.stopping) throw error;
+      failure = error as Error;
+    }
+    const reason = failure.message;
+    const remainingMs = (run.finishedAt ?? new Date()).getTime() + this.options.deliveryTimeoutMs - Date.now();
+    if (remainingMs <= 0) {
+      await persistently(() => runs.reportGaveUp(run.id, reason), this.stopped.signal);
+      metrics.resultDeliveryFailures.inc({ outcome: 'gave_up' });
+      log.error({ err: failure, runId: run.id, attempts: run.reportAttempts + 1 }, `gave up delivering the result of sync run ${run.id}: ${reason}`);
+      return;
+    }
+    const attempts = await persistently(() => runs.reportFailed(run.id, reason), this.stopped.signal);
+    metrics.resultDeliveryFailures.inc({ outcome: 'retrying' });
+    const delayMs = Math.min(DELIVERY_RETRY_FIRST_MS * 2 ** (attempts - 1), DELIVERY_RETRY_MAX_MS, remainingMs);
+    log.warn({ runId: run.id, attempts, reason, retryInMs: delayMs }, `could not deliver the result of sync run ${run.id}; retrying`);
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      void this.inFlight.track(this.redeliver(run.id));
+    }, delayMs);
+    this.retries.add(timer);
+  }
+
+  /** A retry reads the run again: it may have been delivered, given up or adopted meanwhile. */
+  private async redeliver(runId: number): Promise<void> {
+    const run = await persistently(() => this.options.runs.get(runId), this.stopped.signal).catch(() => null);
+    if (run && !run.reportedAt && !run.reportGaveUpAt && run.owner === this.options.runs.owner) this.post([outcomeOf(run)]);
+  }
+
+  /** Shutting down: what is left is finished and reported by the next start (see adopt()). */
   private abandon(): void {
     this.pending.clear();
     this.outbox.length = 0;
@@ -136,17 +245,6 @@ export class RunDispatcher {
     const callers = this.waiters.get(runId);
     this.waiters.delete(runId);
     callers?.forEach((resolve) => resolve());
-  }
-
-  /** Finishes what a previous process acknowledged but did not complete. */
-  async recover(): Promise<void> {
-    const since = new Date(Date.now() - RECOVERY_HORIZON_MS);
-    this.post((await this.runs.unreported(since)).map(outcomeOf));
-    const unfinished = await this.runs.unfinished(since);
-    if (unfinished.length > 0) {
-      this.log.info({ runs: unfinished.map((run) => run.id) }, `resuming ${unfinished.length} sync run(s) left unfinished`);
-    }
-    await Promise.all(unfinished.map((run) => this.dispatch(run.id)));
   }
 }
 

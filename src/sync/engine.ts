@@ -4,11 +4,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import { RESOURCES, type Metrics, type Resource } from '../metrics/metrics.js';
-import type { TimeWindow, WhoopApi } from '../whoop/api.js';
+import { PAGE_LIMIT, type ListLimits, type TimeWindow, type WhoopApi } from '../whoop/api.js';
 import { ReauthorizationRequiredError } from '../whoop/errors.js';
 import type { Sleep } from '../whoop/schemas.js';
 import { InFlight } from '../util/in-flight.js';
 import type { TokenStore } from '../whoop/token-store.js';
+import { backoffMs, isTransientDatabaseError, pause } from './database-retry.js';
 import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec } from './resources.js';
 import { emptyCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
 
@@ -23,6 +24,20 @@ const SQL = Object.fromEntries(RESOURCES.map((name) => [name, { upsert: upsertSq
  * the statement waits no longer than that.
  */
 const BATCH_SIZE = 50;
+/**
+ * How long a sync keeps retrying when the database fails under it (a server restart takes seconds)
+ * before the run is declared failed. A run is never left unfinished by the database: if it cannot even
+ * record its failure, it keeps trying until the database is back.
+ */
+const DATABASE_RETRY_MS = 60_000;
+/** A sync that has not finished listing by then fails instead of holding the sync lock. */
+const SYNC_DEADLINE_MS = 15 * 60_000;
+/**
+ * Records per day and collection a window can plausibly hold: a day has one cycle, one recovery, a sleep
+ * or two and a few workouts. With a margin of pages, more than this means the pagination does not end.
+ */
+const RECORDS_PER_DAY = 10;
+const EXTRA_PAGES = 2;
 /** Advisory-lock key that serializes sync runs across processes ("whoopsync" in ASCII). */
 export const SYNC_LOCK_KEY = 0x77686f6f7073796en;
 
@@ -60,6 +75,8 @@ export interface SyncEngineOptions {
   connectUrl: string;
   /** Aborted when the service shuts down. */
   signal?: AbortSignal;
+  /** Settles when runs may start: after the token store was seeded from WHOOP_REFRESH_TOKEN. */
+  ready?: () => Promise<unknown>;
   now?: () => Date;
 }
 
@@ -105,17 +122,36 @@ export class SyncEngine {
    * and settles all of their callers at once: a burst of requests costs one lock acquisition, not one each.
    */
   private async work(): Promise<void> {
+    // Every trigger alike: a run started before the seed settles would find no account yet.
+    await this.options.ready?.();
     while (this.waiting.size > 0) {
       const runId = this.waiting.keys().next().value!;
       try {
-        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId));
-        const { joined = [], ...outcome } = (result as { value: SyncOutcome }).value;
+        const { joined = [], ...outcome } = await this.attempt(runId);
         // Joined runs with callers here are answered here; the others (queued by a process that is gone)
         // travel with the outcome so that whoever reports it reports them too.
         const orphans = joined.filter((each) => !this.settle(each.run.id, (caller) => caller.resolve(each)));
         this.settle(runId, (caller) => caller.resolve({ ...outcome, joined: orphans }));
       } catch (error) {
         this.settle(runId, (caller) => caller.reject(error));
+      }
+    }
+  }
+
+  /**
+   * Executes a run under the sync lock, again and again while the database fails transiently: for
+   * DATABASE_RETRY_MS as part of the sync, then only to record that it failed.
+   */
+  private async attempt(runId: number): Promise<SyncOutcome> {
+    const retryUntil = Date.now() + DATABASE_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId, Date.now() < retryUntil));
+        return (result as { value: SyncOutcome }).value;
+      } catch (error) {
+        if (!isTransientDatabaseError(error) || this.options.signal?.aborted) throw error;
+        this.options.log.warn({ err: error, runId, attempt }, `the database failed during sync run ${runId}; retrying`);
+        await pause(backoffMs(attempt), this.options.signal);
       }
     }
   }
@@ -133,7 +169,7 @@ export class SyncEngine {
     return this.inFlight.idle(timeoutMs);
   }
 
-  private async executeLocked(runId: number): Promise<SyncOutcome> {
+  private async executeLocked(runId: number, retryDatabase: boolean): Promise<SyncOutcome> {
     const { runs, tokens, metrics, log } = this.options;
     const existing = await runs.get(runId);
     if (!existing) throw new Error(`Sync run ${runId} does not exist`);
@@ -148,13 +184,14 @@ export class SyncEngine {
 
     const counts = emptyCounts();
     const failures: Error[] = [];
+    const limits = { maxPages: Math.ceil((days * RECORDS_PER_DAY) / PAGE_LIMIT) + EXTRA_PAGES, deadline: startedAt + SYNC_DEADLINE_MS };
     const accounts = await tokens.accounts();
     if (accounts.length === 0) {
       failures.push(new Error(`No WHOOP account is connected yet: connect one at ${this.options.connectUrl}`));
     }
     for (const account of accounts) {
       try {
-        await this.syncAccount(account.userId, window, counts);
+        await this.syncAccount(account.userId, window, counts, limits);
       } catch (error) {
         failures.push(error as Error);
       }
@@ -165,6 +202,10 @@ export class SyncEngine {
       log.warn({ runs: listed(ids) }, 'sync interrupted by shutdown; it will run again at the next start');
       throw new SyncInterruptedError(runId);
     }
+
+    // The database failed under the sync: the whole execution is tried again (its writes are idempotent).
+    const databaseFailure = failures.find(isTransientDatabaseError);
+    if (databaseFailure && retryDatabase) throw databaseFailure;
 
     const error = failures.length > 0 ? summarize(failures) : undefined;
     const status = error ? 'failed' : 'succeeded';
@@ -188,7 +229,7 @@ export class SyncEngine {
     return { ...outcome(run), joined: finished.filter((r) => r.id !== runId).map(outcome) };
   }
 
-  private async syncAccount(userId: bigint, window: TimeWindow, counts: SyncCounts): Promise<void> {
+  private async syncAccount(userId: bigint, window: TimeWindow, counts: SyncCounts, limits: ListLimits): Promise<void> {
     const { api, tokens, db } = this.options;
     // Start from the stored grant: another process may have refreshed or revoked it since the last run.
     api.forget(userId);
@@ -202,7 +243,7 @@ export class SyncEngine {
     const listings = Object.fromEntries(
       RESOURCES.map((name) => [
         name,
-        api.listAll(userId, SPECS[name].collection, window, name === 'recoveries' ? undefined : (page) => writers[name].add(page, NO_SLEEPS)),
+        api.listAll(userId, SPECS[name].collection, window, name === 'recoveries' ? undefined : (page) => writers[name].add(page, NO_SLEEPS), limits),
       ]),
     ) as Record<Resource, Promise<unknown[]>>;
     const writes = RESOURCES.map(async (name) => {

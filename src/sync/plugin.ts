@@ -1,11 +1,9 @@
-// Wires the sync engine, the result reporter and the background dispatcher, resumes work a previous
-// process left behind, and stops cleanly: on shutdown a running sync gets a few seconds to finish, then
-// is interrupted and put back in the queue for the next start.
+// Wires the sync engine and the background dispatcher (which reports results through the ResultSink the
+// app passes in), resumes work stopped processes left behind, and stops cleanly: on shutdown a running
+// sync gets a few seconds to finish, then is interrupted and put back in the queue for the next start.
+import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
-import type { Config } from '../config.js';
-import { SlackPoster } from '../slack/poster.js';
-import { Reporter } from '../slack/reporter.js';
-import { RunDispatcher } from './dispatcher.js';
+import { RunDispatcher, type ResultSink } from './dispatcher.js';
 import { SyncEngine } from './engine.js';
 import { syncRuns, type SyncRuns } from './runs.js';
 
@@ -24,26 +22,29 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ config: Config }>(
-  async (app, { config }) => {
-    const runs = syncRuns(app.db);
+export interface SyncPluginOptions {
+  /** Delivers result messages (slack/reporter.ts). */
+  results: ResultSink;
+  /** How long after a sync an undeliverable result is still retried. */
+  deliveryTimeoutMs: number;
+}
+
+export default fp<SyncPluginOptions>(
+  async (app, { results, deliveryTimeoutMs }) => {
+    const runs = syncRuns(app.db, randomUUID());
+    const log = app.log.child({ component: 'sync' });
     const engine = new SyncEngine({
       db: app.db,
       api: app.whoop.api,
       tokens: app.whoop.tokens,
       runs,
       metrics: app.metrics,
-      log: app.log.child({ component: 'sync' }),
+      log,
       connectUrl: app.whoop.connectUrl,
       signal: app.whoop.shutdownSignal,
+      ready: () => app.whoop.seeded,
     });
-    const reporter = new Reporter({
-      db: app.db,
-      poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
-      reportChannel: config.slack.reportChannel,
-      log: app.log.child({ component: 'slack' }),
-    });
-    const dispatcher = new RunDispatcher(engine, runs, reporter, app.log.child({ component: 'sync' }));
+    const dispatcher = new RunDispatcher({ engine, runs, results, metrics: app.metrics, log, deliveryTimeoutMs });
     app.decorate('sync', engine);
     app.decorate('syncRuns', runs);
     app.decorate('dispatcher', dispatcher);
@@ -52,12 +53,10 @@ export default fp<{ config: Config }>(
     const lastSuccess = await app.db.prisma.syncRun.findFirst({ where: { status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, select: { finishedAt: true } });
     if (lastSuccess?.finishedAt) app.metrics.lastSuccess.set(lastSuccess.finishedAt.getTime() / 1000);
 
-    let recovery: Promise<void> = Promise.resolve();
+    let started: Promise<void> = Promise.resolve();
+    // In the background: adopting a stopped process's runs must not delay start-up (they wait for the seed).
     app.addHook('onReady', async () => {
-      // In the background, after the seed (a resumed run needs the account it seeds).
-      recovery = app.whoop.seeded
-        .then(() => dispatcher.recover())
-        .catch((error: Error) => app.log.error({ err: error }, 'could not resume unfinished sync runs'));
+      started = dispatcher.start().catch((error: Error) => app.log.error({ err: error }, 'could not resume unfinished sync runs'));
     });
 
     app.addHook('preClose', async () => {
@@ -69,9 +68,10 @@ export default fp<{ config: Config }>(
       dispatcher.stop();
       app.whoop.shutdown();
       const deadline = Date.now() + INTERRUPT_MS;
-      await Promise.race([recovery, new Promise((resolve) => setTimeout(resolve, INTERRUPT_MS).unref())]);
+      await Promise.race([started, new Promise((resolve) => setTimeout(resolve, INTERRUPT_MS).unref())]);
       await dispatcher.idle(Math.max(0, deadline - Date.now()));
       await engine.idle(Math.max(0, deadline - Date.now()));
+      await dispatcher.retire().catch(() => {});
     });
   },
   { name: 'sync', dependencies: ['database', 'metrics', 'whoop'] },

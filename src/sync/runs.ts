@@ -1,4 +1,5 @@
-// Data access for sync_runs: one row per sync, whatever triggered it.
+// Data access for sync_runs (one row per sync, whatever triggered it) and sync_workers (the processes
+// moving runs on): the only module that writes either. See docs/architecture.md for the states.
 import type { Database } from '../db/database.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
 import type { Resource } from '../metrics/metrics.js';
@@ -51,21 +52,25 @@ function* chunks(ids: number[]): Generator<number[]> {
 /**
  * Takes run $1 and every queued run, locking them so no other process takes them too; the window ends at
  * $2 and spans the most days any of them asked for (in exact seconds, whatever the session's time zone).
+ * The taking worker $3 becomes their owner: it finishes them and delivers their results. Runs it started
+ * but did not finish (an attempt the database broke off) are taken again: one execution at a time per worker.
  */
 const START_WITH_QUEUED = `
   WITH picked AS (
-    SELECT id, days FROM sync_runs WHERE id = $1 OR status = 'queued' FOR UPDATE
+    SELECT id, days FROM sync_runs WHERE id = $1 OR status = 'queued' OR (status = 'running' AND owner = $3) FOR UPDATE
   ), span AS (
     SELECT max(days) AS days FROM picked
   )
   UPDATE sync_runs AS run
-  SET status = 'running', started_at = now(), window_end = $2::timestamptz,
+  SET status = 'running', started_at = now(), owner = $3, window_end = $2::timestamptz,
       window_start = $2::timestamptz - make_interval(secs => span.days * 86400), error = NULL
   FROM picked, span
   WHERE run.id = picked.id
   RETURNING run.id, span.days`;
 
 const RUN_COLUMNS = 5;
+/** A worker whose heartbeat is older than this is gone: its runs and results are adopted by a live one. */
+export const WORKER_EXPIRY_SECONDS = 15;
 
 /**
  * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (on
@@ -73,9 +78,9 @@ const RUN_COLUMNS = 5;
  * grows with every row, so large batches use INSERT_MANY_RUNS.
  */
 const insertFewRuns = (rows: number) =>
-  `INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url) VALUES ${Array.from({ length: rows }, (_, row) => {
-    const n = row * RUN_COLUMNS;
-    return `($${n + 1}::sync_trigger, $${n + 2}::int, $${n + 3}, $${n + 4}, $${n + 5})`;
+  `INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, owner) VALUES ${Array.from({ length: rows }, (_, row) => {
+    const n = row * RUN_COLUMNS + 1;
+    return `($${n + 1}::sync_trigger, $${n + 2}::int, $${n + 3}, $${n + 4}, $${n + 5}, $1)`;
   }).join(', ')} RETURNING id`;
 /** Batches up to this size use a VALUES list (measured on PGlite: VALUES is cheaper below ~10 rows). */
 const FEW_RUNS = 8;
@@ -84,8 +89,8 @@ const INSERT_FEW_RUNS = Array.from({ length: FEW_RUNS }, (_, index) => insertFew
 
 /** Inserts many requested runs with one statement, numbering them in the order given. */
 const INSERT_MANY_RUNS = `
-  INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url)
-  SELECT trigger::sync_trigger, days, requested_by, channel_id, response_url
+  INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, owner)
+  SELECT trigger::sync_trigger, days, requested_by, channel_id, response_url, $6
   FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[])
     WITH ORDINALITY AS requested(trigger, days, requested_by, channel_id, response_url, position)
   ORDER BY position
@@ -108,7 +113,7 @@ const INSERT_ENVELOPE_RUN = `
  * request waits for nothing. It goes to the driver directly: through the Prisma client, building the
  * statement cost more CPU per request than everything else on the ack path together.
  */
-function runRecorder(db: Database) {
+function runRecorder(db: Database, owner: string) {
   type Waiting = { request: SyncRequest; resolve: (run: RecordedRun) => void; reject: (error: unknown) => void };
   const waiting: Waiting[] = [];
   let flushing = 0;
@@ -122,7 +127,7 @@ function runRecorder(db: Database) {
         requests.length <= FEW_RUNS
           ? await db.query<{ id: number }>(
               INSERT_FEW_RUNS[requests.length - 1]!,
-              requests.flatMap((request) => [request.trigger, request.days, request.requestedBy ?? null, request.channelId ?? null, request.responseUrl ?? null]),
+              [owner, ...requests.flatMap((request) => [request.trigger, request.days, request.requestedBy ?? null, request.channelId ?? null, request.responseUrl ?? null])],
             )
           : await db.query<{ id: number }>(INSERT_MANY_RUNS, [
               requests.map((request) => request.trigger),
@@ -130,6 +135,7 @@ function runRecorder(db: Database) {
               requests.map((request) => request.requestedBy ?? null),
               requests.map((request) => request.channelId ?? null),
               requests.map((request) => request.responseUrl ?? null),
+              owner,
             ]);
       // Ids are drawn in the order of the rows inserted, which is the order of the batch.
       const ids = rows.map((row) => Number(row.id)).sort((a, b) => a - b);
@@ -151,11 +157,39 @@ function runRecorder(db: Database) {
     });
 }
 
-export function syncRuns(db: Database) {
+/** A run whose result has a message to deliver (schedules only with a report channel; see the reporter). */
+const REPORTED_TRIGGERS = `trigger IN ('slack', 'schedule')`;
+
+/**
+ * Makes worker $1 the owner of the runs, since $2, whose owner is gone (no heartbeat for
+ * WORKER_EXPIRY_SECONDS) or unknown, and that still need work: unfinished runs go back to the queue (so
+ * the runs an execution had joined resume as one execution again), finished ones wait for their message.
+ */
+const ADOPT = `
+  UPDATE sync_runs AS run
+  SET owner = $1,
+      status = CASE WHEN run.status = 'running' THEN 'queued'::sync_status ELSE run.status END,
+      started_at = CASE WHEN run.status = 'running' THEN NULL ELSE run.started_at END
+  WHERE run.requested_at >= $2::timestamptz
+    AND (run.status IN ('queued', 'running')
+         OR (run.reported_at IS NULL AND run.report_gave_up_at IS NULL AND run.${REPORTED_TRIGGERS}))
+    AND run.owner IS DISTINCT FROM $1
+    AND NOT EXISTS (
+      SELECT 1 FROM sync_workers AS worker
+      WHERE worker.id = run.owner AND worker.heartbeat_at > now() - make_interval(secs => ${WORKER_EXPIRY_SECONDS})
+    )
+  RETURNING run.id, run.status::text AS status`;
+
+const HEARTBEAT = `INSERT INTO sync_workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`;
+
+export function syncRuns(db: Database, owner: string) {
   const { prisma } = db;
   return {
-    /** Records a requested run (status queued). */
-    create: runRecorder(db),
+    /** This process's worker id: the owner of the runs it records, executes or adopts. */
+    owner,
+
+    /** Records a requested run (status queued), owned by this worker. */
+    create: runRecorder(db, owner),
 
     /**
      * Records a run for a Socket Mode envelope; undefined when the envelope was already recorded (by this
@@ -181,7 +215,7 @@ export function syncRuns(db: Database) {
      * with no list of ids, so a queue of any length (a flood of commands) costs the same.
      */
     startWithQueued: async (id: number, end: Date): Promise<{ ids: number[]; days: number; window: { start: Date; end: Date } }> => {
-      const rows = await db.query<{ id: number; days: number }>(START_WITH_QUEUED, [id, end.toISOString()]);
+      const rows = await db.query<{ id: number; days: number }>(START_WITH_QUEUED, [id, end.toISOString(), owner]);
       if (rows.length === 0) throw new Error(`Sync run ${id} does not exist`);
       const days = Number(rows[0]!.days);
       return { ids: rows.map((row) => Number(row.id)).sort((a, b) => a - b), days, window: { start: new Date(end.getTime() - days * DAY_MS), end } };
@@ -206,16 +240,37 @@ export function syncRuns(db: Database) {
       for (const chunk of chunks(ids)) await prisma.syncRun.updateMany({ where: { id: { in: chunk } }, data: { status: 'queued', startedAt: null } });
     },
 
-    /** Runs acknowledged or started but never finished (their process died or was stopped). */
-    unfinished: (since: Date) =>
-      prisma.syncRun.findMany({ where: { status: { in: ['queued', 'running'] }, requestedAt: { gte: since } }, orderBy: { id: 'asc' } }),
+    /** Adopts the runs of workers that are gone (see ADOPT): the queued ones, and the finished ones still to report. */
+    adopt: async (since: Date): Promise<{ queued: number[]; unreported: SyncRun[] }> => {
+      const rows = await db.query<{ id: number; status: SyncStatus }>(ADOPT, [owner, since.toISOString()]);
+      const finished = rows.filter((row) => row.status === 'succeeded' || row.status === 'failed').map((row) => Number(row.id));
+      const unreported: SyncRun[] = [];
+      for (const chunk of chunks(finished)) unreported.push(...(await prisma.syncRun.findMany({ where: { id: { in: chunk } }, orderBy: { id: 'asc' } })));
+      return { queued: rows.filter((row) => row.status === 'queued').map((row) => Number(row.id)).sort((a, b) => a - b), unreported };
+    },
 
-    /** Finished runs whose result message never went out. */
-    unreported: (since: Date) =>
-      prisma.syncRun.findMany({
-        where: { status: { in: ['succeeded', 'failed'] }, trigger: { in: ['slack', 'schedule'] }, reportedAt: null, reportError: null, finishedAt: { gte: since } },
-        orderBy: { id: 'asc' },
-      }),
+    /** The result message went out (or there was none to send). */
+    reported: (id: number) => prisma.syncRun.updateMany({ where: { id }, data: { reportedAt: new Date(), reportError: null } }),
+
+    /** Delivering the result failed again; returns the attempts so far. */
+    reportFailed: async (id: number, error: string) =>
+      (await prisma.syncRun.update({ where: { id }, data: { reportError: error, reportAttempts: { increment: 1 } }, select: { reportAttempts: true } })).reportAttempts,
+
+    /** Delivering the result is given up for good; report_error keeps the last reason. */
+    reportGaveUp: (id: number, error: string) => prisma.syncRun.updateMany({ where: { id }, data: { reportError: error, reportGaveUpAt: new Date() } }),
+
+    /**
+     * Announces this worker, so that its runs are not adopted while it lives, and forgets workers gone for
+     * a day. The embedded database belongs to this one process: every other worker there is gone.
+     */
+    register: async () => {
+      const gone = db.kind === 'postgres' ? { heartbeatAt: { lt: new Date(Date.now() - DAY_MS) } } : { id: { not: owner } };
+      await prisma.syncWorker.deleteMany({ where: gone });
+      await db.execute(HEARTBEAT, [owner]);
+    },
+    heartbeat: () => db.execute(HEARTBEAT, [owner]),
+    /** A clean stop: what this worker still owns is adopted by the next live worker at once. */
+    retire: () => prisma.syncWorker.deleteMany({ where: { id: owner } }),
 
     recent: (limit: number) => prisma.syncRun.findMany({ orderBy: { id: 'desc' }, take: limit }),
   };

@@ -26,6 +26,13 @@ export interface TimeWindow {
   end: Date;
 }
 
+export interface ListLimits {
+  /** More pages than this cannot be real for the window: the listing fails instead of paging on. */
+  maxPages?: number;
+  /** No page is requested after this instant (epoch ms): the listing fails instead. */
+  deadline?: number;
+}
+
 export class WhoopApi {
   constructor(
     private readonly http: WhoopHttp,
@@ -46,7 +53,9 @@ export class WhoopApi {
     collection: Collection<T>,
     window: TimeWindow,
     onPage?: (records: z.infer<T>[]) => void,
+    limits: ListLimits = {},
   ): Promise<z.infer<T>[]> {
+    const maxPages = limits.maxPages ?? MAX_PAGES;
     const page = (nextToken?: string) => {
       const request = this.get(userId, collection.path, collection.endpoint, {
         limit: String(PAGE_LIMIT),
@@ -63,11 +72,18 @@ export class WhoopApi {
     const seenTokens = new Set<string>();
     let pending = page();
     for (let count = 1; ; count++) {
-      if (count > MAX_PAGES) throw new WhoopResponseError(`WHOOP returned more than ${MAX_PAGES} pages of ${collection.noun}s`);
+      if (count > maxPages) {
+        throw new WhoopResponseError(
+          `WHOOP returned more than ${maxPages} pages of ${collection.noun}s for ${window.start.toISOString()} → ${window.end.toISOString()}, more than the window can hold: the listing was stopped`,
+        );
+      }
       const { records: raw, next_token } = parseResponse(pageSchema, await pending, `${collection.noun} page`);
       if (next_token) {
         if (seenTokens.has(next_token)) throw new WhoopResponseError(`WHOOP repeated a page token while listing ${collection.noun}s`);
         seenTokens.add(next_token);
+        if (limits.deadline !== undefined && Date.now() > limits.deadline) {
+          throw new WhoopResponseError(`listing ${collection.noun}s took longer than the sync's deadline: the listing was stopped`);
+        }
         // The next page is requested before this one is validated: pages are a sequential chain, so
         // the chain only waits for WHOOP, never for our own work. The request has to leave first, too:
         // validating and writing this page would otherwise run before the request's own first steps.

@@ -281,6 +281,8 @@ export interface FakeWhoop {
    * unless given), retrying on a non-2xx answer or a failed request.
    */
   deliverWebhook(url: string, event: Omit<WebhookEvent, 'trace_id'> & { trace_id?: string }, options?: WebhookDeliveryOptions): Promise<WebhookDeliveryResult>;
+  /** While on, every page of the collection (`cycle`, `recovery`, `sleep`, `workout`) carries a fresh next_token, forever. */
+  paginateForever(resource: string, on?: boolean): void;
   close(): Promise<void>;
 }
 
@@ -668,11 +670,13 @@ interface PageCursor {
   start: number | null;
   end: number | null;
   effectiveEnd: number;
-  after: SortKey;
+  after: SortKey | undefined;
 }
 
 class Paginator {
   private readonly cursors = new Map<string, PageCursor>();
+  /** Resources whose pages never end (see paginateForever). */
+  readonly endless = new Set<string>();
 
   constructor(private readonly minimal: boolean) {}
 
@@ -701,7 +705,11 @@ class Paginator {
     const page = matching.slice(0, limit);
     const last = page[page.length - 1];
     const more = this.minimal ? matching.length >= limit : matching.length > limit;
-    const nextToken = more && last ? this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key }) : null;
+    let nextToken: string | null = null;
+    if (more && last) nextToken = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key });
+    else if (this.endless.has(source.resource)) {
+      nextToken = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: cursor?.after });
+    }
     if (!this.minimal) return jsonReply(200, { records: page.map((item) => item.record), next_token: nextToken });
     return jsonReply(200, {
       ...(page.length > 0 ? { records: page.map((item) => item.record) } : {}),
@@ -1302,6 +1310,11 @@ class FakeWhoopServer implements FakeWhoop {
       if (status >= 200 && status < 300) return { event: full, attempts, delivered: true };
     }
     return { event: full, attempts, delivered: false };
+  }
+
+  paginateForever(resource: string, on = true): void {
+    if (on) this.paginator.endless.add(resource);
+    else this.paginator.endless.delete(resource);
   }
 
   close(): Promise<void> {

@@ -46,6 +46,8 @@ describe('the /sync slash command', () => {
     }
     const [message] = await env.slack.waitForMessages(1);
     expect(message!.channel).toBe('C0CHANNEL1');
+    // Marked delivered once Slack accepted it, just after.
+    await settled();
     expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in \d+\.\d s: last 7 days \(\d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d UTC\), 1 account\n/);
     const run = await prisma().syncRun.findFirstOrThrow();
     const counts = run.counts as Record<string, { upserted: number }>;

@@ -1,0 +1,134 @@
+// SIGKILL at chosen moments of the pipeline: after many commands joined one execution, and while result
+// messages are being posted. The next start resumes the joined runs as one execution and delivers every
+// result at least once.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
+import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { sendCommand, serviceEnv } from '../support/environment.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('the pipeline after a killed process', () => {
+  let whoop: FakeWhoop;
+  let slack: FakeSlack;
+  let testDb: TestDatabase;
+  let env: Record<string, string>;
+  const runs = async () => {
+    const db = await openDatabase(testDb);
+    try {
+      return await db.prisma.syncRun.findMany({ orderBy: { id: 'asc' } });
+    } finally {
+      await db.close();
+    }
+  };
+  const firstCyclePages = () => whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && !r.query.nextToken && r.status === 200).length;
+
+  beforeAll(async () => {
+    whoop = await startFakeWhoop();
+    slack = await startFakeSlack();
+    const member = whoop.addMember();
+    whoop.generate(member.user_id, { days: 10 });
+    testDb = await createTestDatabase();
+    env = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off' };
+  });
+  beforeEach(() => {
+    slack.reset();
+    whoop.resetStats();
+  });
+  afterAll(async () => {
+    await whoop?.close();
+    await slack?.close();
+    await testDb?.drop();
+  });
+
+  async function killed(first: ServerProcess): Promise<void> {
+    first.child.kill('SIGKILL');
+    await first.exited;
+  }
+
+  it('resumes runs that had joined one execution as one execution', async () => {
+    const COMMANDS = 20;
+    const first = startServerProcess(env);
+    try {
+      const url = await first.listening();
+      await until(() => whoop.stats.requests.some((r) => r.path.endsWith('/measurement/body') && r.status === 200), 'the token seed');
+      // One execution is held at WHOOP while the other commands queue up behind it; once it is let go,
+      // the queued runs join the next execution, which is slowed down and killed.
+      let release = whoop.hold();
+      try {
+        expect((await sendCommand(url, '3')).status).toBe(200);
+        await until(async () => (await runs()).some((r) => r.status === 'running'), 'the first execution');
+        const acks = await Promise.all(Array.from({ length: COMMANDS }, () => sendCommand(url, '3')));
+        expect(acks.map((a) => a.status)).toEqual(Array(COMMANDS).fill(200));
+        await until(async () => (await runs()).filter((r) => r.status === 'queued').length === COMMANDS, 'the commands to queue');
+        whoop.setLatency(300);
+        release();
+        await until(async () => (await runs()).filter((r) => r.status === 'running').length === COMMANDS, 'the queued runs to join one execution');
+        release = whoop.hold();
+        await killed(first);
+      } finally {
+        release();
+        whoop.setLatency(0);
+      }
+    } finally {
+      await first.stop('SIGKILL');
+    }
+    whoop.resetStats();
+    const second = startServerProcess(env);
+    try {
+      await second.listening();
+      await slack.waitForMessages(COMMANDS, 40_000);
+      await until(async () => (await runs()).every((r) => r.reportedAt), 'every result to be recorded');
+      expect(slack.messages.every((m) => m.text.startsWith('✅'))).toBe(true);
+    } finally {
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    }
+    expect(firstCyclePages()).toBe(1);
+    const after = (await runs()).slice(1);
+    expect(after).toHaveLength(COMMANDS);
+    expect(new Set(after.map((r) => r.startedAt!.getTime())).size).toBe(1);
+    expect(after.every((r) => r.status === 'succeeded' && r.reportedAt)).toBe(true);
+  }, 90_000);
+
+  it('delivers every result at least once when killed while posting them', async () => {
+    const COMMANDS = 20;
+    const before = (await runs()).length;
+    const first = startServerProcess(env);
+    try {
+      const url = await first.listening();
+      slack.failAlways({ delayMs: 400 }, { method: 'chat.postMessage' });
+      const release = whoop.hold();
+      try {
+        await Promise.all(Array.from({ length: COMMANDS }, () => sendCommand(url, '2')));
+      } finally {
+        release();
+      }
+      // Kill while posts are in flight: some delivered, four in flight, the rest waiting.
+      await until(() => slack.messages.length >= 3, 'the first result messages', 30_000);
+      await killed(first);
+    } finally {
+      await first.stop('SIGKILL');
+      slack.failAlways(null);
+    }
+    expect(slack.messages.length).toBeLessThan(COMMANDS);
+    const second = startServerProcess(env);
+    try {
+      await second.listening();
+      await until(async () => (await runs()).slice(before).every((r) => r.reportedAt), 'every result to be delivered', 40_000);
+    } finally {
+      expect((await second.stop('SIGTERM')).code).toBe(0);
+    }
+    // Possibly repeated (a kill mid-post), never lost.
+    expect(slack.messages.length).toBeGreaterThanOrEqual(COMMANDS);
+    expect(slack.messages.length).toBeLessThanOrEqual(COMMANDS + 4);
+  }, 90_000);
+});
