@@ -16,6 +16,7 @@ import sync from './sync/plugin.js';
 import schedule from './schedule/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
+import { homeRoutes } from './http/home.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,6 +65,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(statusRoutes);
   await app.register(connectRoutes);
   await app.register(slackCommandRoutes);
+  await app.register(homeRoutes);
 
   await app.ready();
   return app;
