@@ -95,7 +95,13 @@ interface FaultRule {
   method: string | undefined;
 }
 
-export async function startFakeSlack(options: { botToken?: string } = {}): Promise<FakeSlack> {
+export interface FakeSlackOptions {
+  botToken?: string;
+  /** Hears of each accepted chat.postMessage (the demo prints them). */
+  onMessage?: (message: PostedMessage) => void;
+}
+
+export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const botToken = options.botToken ?? 'xoxb-test-token';
   const messages: PostedMessage[] = [];
   const calls: ApiCall[] = [];
@@ -230,6 +236,7 @@ export async function startFakeSlack(options: { botToken?: string } = {}): Promi
       raw: args,
       encoding: parsed.encoding,
     });
+    options.onMessage?.(messages[messages.length - 1]!);
     return answer(res, method, 200, {
       ok: true,
       channel,
