@@ -2,7 +2,7 @@
 // sheet. No scripts, no external assets, and no symbol that needs an emoji font: states are text badges.
 import { createHash } from 'node:crypto';
 import { html, SafeHtml } from './html.js';
-import type { RowState, SetupRow, SetupSection } from './setup-checklist.js';
+import { nextStep, type RowState, type SetupRow, type SetupSection } from './setup-checklist.js';
 
 const STYLE = `
 :root { color-scheme: light dark; --ok: #1a7f37; --missing: #b42318; --attention: #9a6700; --line: #8884; }
@@ -11,6 +11,7 @@ body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; 
 h1 { font-size: 1.5rem; margin: 0.5rem 0; }
 h2 { font-size: 1.15rem; margin: 1.5rem 0 0.25rem; }
 p.lead { margin: 0 0 1rem; }
+p.next { margin: 0 0 1rem; padding: 0.5rem 0.75rem; border-left: 0.25rem solid var(--attention); }
 ul.rows { list-style: none; margin: 0; padding: 0; }
 ul.rows li { border-top: 1px solid var(--line); padding: 0.6rem 0; }
 .label { font-weight: 600; margin-right: 0.5rem; }
@@ -46,6 +47,8 @@ function section(part: SetupSection): SafeHtml {
 }
 
 export function homePage(sections: SetupSection[], connectPath: string): string {
+  const step = nextStep(sections);
+  const next = step ? html`<p class="next"><strong>Next step:</strong> ${step}.</p>` : html`<p class="next">Nothing is missing.</p>`;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -57,6 +60,7 @@ export function homePage(sections: SetupSection[], connectPath: string): string 
 <body>
 <h1>whoop-sync</h1>
 <p class="lead">Keeps WHOOP data in Postgres, refreshed on a schedule and with <code>/sync [days]</code> in Slack. This page shows what is set up and what is missing.</p>
+${next}
 ${sections.map(section)}
 <a class="button" href="${connectPath}">Connect WHOOP</a>
 </body>

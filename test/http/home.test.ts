@@ -36,6 +36,7 @@ describe('GET / with Slack and WHOOP configured', () => {
     expect(badgeOf(page, 'Bot token')).toBe('OK');
     expect(badgeOf(page, 'App credentials')).toBe('OK');
     expect(badgeOf(page, 'Connected accounts')).toBe('Missing');
+    expect(page).toContain(`<p class="next"><strong>Next step:</strong> connect a WHOOP account at ${PUBLIC_URL}/oauth/whoop.</p>`);
     expect(page).not.toContain('<script');
   });
 
@@ -44,6 +45,7 @@ describe('GET / with Slack and WHOOP configured', () => {
     let page = await (await fetch(`${env.app.url}/`)).text();
     expect(badgeOf(page, 'Connected accounts')).toBe('OK');
     expect(page).toContain('1 connected, none needs re-authorization.');
+    expect(page).toContain('<p class="next">Nothing is missing.</p>');
 
     await env.app.app.whoop.tokens.markReauthorizationRequired(BigInt(env.member.user_id), 'refresh token revoked');
     page = await (await fetch(`${env.app.url}/`)).text();
