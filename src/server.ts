@@ -1,12 +1,13 @@
 // The service entry point: validate configuration, build the app, listen, and shut down gracefully.
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { describeStartupFailure } from './startup-failure.js';
 import { nextStep, readSetupChecklist } from './http/setup-checklist.js';
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  config = loadConfig(readEnvironment());
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   for (const problem of error.problems) console.error(`whoop-sync: invalid configuration: ${problem}`);
@@ -17,7 +18,7 @@ let app: Awaited<ReturnType<typeof buildApp>>;
 try {
   app = await buildApp(config);
 } catch (error) {
-  console.error(`whoop-sync: start-up failed: ${(error as Error).message}`);
+  console.error(`whoop-sync: start-up failed: ${describeStartupFailure(error)}`);
   process.exit(1);
 }
 
@@ -37,8 +38,8 @@ try {
   process.exit(1);
 }
 
-if (!config.slack.signingSecret) app.log.warn('SLACK_SIGNING_SECRET is not set: POST /slack/commands answers 503 until it is');
-if (config.slack.signingSecret && !config.slack.botToken) {
+if (!config.slack.signingSecret && !config.slack.appToken) app.log.warn('SLACK_SIGNING_SECRET is not set: POST /slack/commands answers 503 until it is');
+if ((config.slack.signingSecret || config.slack.appToken) && !config.slack.botToken) {
   app.log.warn('SLACK_BOT_TOKEN is not set: /sync results can only be delivered through the response_url of each command');
 }
 // One line naming the first missing piece, from the same checklist as the page at `/`; after the seed, whose

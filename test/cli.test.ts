@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from './fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { serviceEnv } from './support/environment.js';
+import { fakesEnv, serviceEnv } from './support/environment.js';
 import { expectedIds } from './support/expected.js';
 import { storedIds } from './support/records.js';
 import { runSyncCli } from './support/server-process.js';
@@ -59,16 +59,44 @@ describe('npm run sync', () => {
     expect(await withDatabase((db) => storedIds(db, BigInt(member.user_id)))).toEqual(stored);
     // The seed token was spent once, by the first run; the second used the stored grant.
     expect(whoop.stats.refreshes).toBe(1);
-  });
+  }, 90_000);
 
-  it('exits non-zero with the reason on one line when the sync fails', async () => {
+  it('exits non-zero with the reason on one line when the sync fails, after the counts of what it did write', async () => {
     whoop.failNext(5, { status: 500, pathPrefix: '/v2/cycle' });
     const result = await runSyncCli(['--days', '2'], env);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('❌'))).toEqual([
+    expect(result.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^❌ sync failed: WHOOP request GET \/developer\/v2\/cycle failed: HTTP 500 \(after 5 attempts/),
     ]);
+    expect(result.stdout).toMatch(/^counts before the failure \(.+\):\n  cycles +0 written/);
   }, 60_000);
+
+  it('WHOOP unreachable: one line, exit 1, no table of zero counts', async () => {
+    const result = await runSyncCli(['--days', '2'], { ...env, WHOOP_API_URL: 'http://127.0.0.1:1', WHOOP_REQUEST_TIMEOUT_SECONDS: '1' });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^❌ sync failed: .*WHOOP.*/)]);
+  }, 90_000);
+
+  describe('with no WHOOP account connected', () => {
+    let empty: TestDatabase;
+    beforeAll(async () => {
+      empty = await createTestDatabase();
+    });
+    afterAll(async () => empty?.drop());
+
+    it('prints one line and exits 1; the stack trace only at LOG_LEVEL=debug', async () => {
+      const plain = { ...empty.env, ...fakesEnv(whoop) };
+      const result = await runSyncCli(['--days', '2'], plain);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe('❌ sync failed: No WHOOP account is connected yet: connect one at http://localhost:3000/oauth/whoop\n');
+
+      const debug = await runSyncCli(['--days', '2'], { ...plain, LOG_LEVEL: 'debug' });
+      expect(debug.code).toBe(1);
+      expect(debug.stderr).toMatch(/No WHOOP account is connected yet[^\n]*\\n +at /);
+    }, 60_000);
+  });
 
   it('refuses a bad --days with usage and exit code 2', async () => {
     const result = await runSyncCli(['--days', 'ten'], env);

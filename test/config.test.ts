@@ -78,6 +78,19 @@ describe('configuration', () => {
     expect(config.slack.signingSecret).toBeUndefined();
   });
 
+  it('takes an app-level token for Socket Mode, which needs no signing secret', () => {
+    const config = loadConfig({ SLACK_APP_TOKEN: 'xapp-1-A0APP00001-1234-abcdef', SLACK_BOT_TOKEN: 'xoxb-1' });
+    expect(config.slack.appToken).toBe('xapp-1-A0APP00001-1234-abcdef');
+    expect(config.slack.signingSecret).toBeUndefined();
+    expect(loadConfig({ SLACK_APP_TOKEN: '' }).slack.appToken).toBeUndefined();
+    // A bot or user token in its place is refused at start-up, before Slack would answer not_allowed_token_type.
+    for (const token of ['xoxb-123-456-abc', 'xoxp-1', 'not-a-token']) {
+      expect(problemsOf({ SLACK_APP_TOKEN: token })).toEqual([
+        'SLACK_APP_TOKEN: must be an app-level token (xapp-…): Basic Information → App-Level Tokens, with the scope connections:write',
+      ]);
+    }
+  });
+
   it('reports one line per invalid variable, naming it', () => {
     const problems = problemsOf({
       PORT: 'eighty',

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, readEnvironment } from '../config.js';
 import { signSlackRequest } from '../slack/signature.js';
 import { DEMO_SIGNING_SECRET } from './demo-secret.js';
 
@@ -54,7 +54,7 @@ for (const [name, value] of [['--channel', channel], ['--user', user]] as const)
 
 let config;
 try {
-  config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  config = loadConfig({ LOG_LEVEL: 'warn', ...readEnvironment() });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   fail(error.problems.map((problem) => `invalid configuration: ${problem}`).join('\nslash: '));

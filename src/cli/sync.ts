@@ -3,9 +3,10 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../app.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, readEnvironment } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import { RESOURCES } from '../metrics/metrics.js';
+import { describeStartupFailure } from '../startup-failure.js';
 
 const USAGE = 'usage: npm run sync -- [--days N]   (N from 1 to 365, default 3)';
 
@@ -33,15 +34,17 @@ try {
 
 let config;
 try {
-  // Logs go to stderr and only warnings by default, so stdout holds just the result.
-  config = loadConfig({ LOG_LEVEL: 'warn', ...process.env, SYNC_SCHEDULES: 'off' });
+  // The printed result is the CLI's output; the service's log lines (on stderr) only when LOG_LEVEL asks
+  // for them. A failure's stack trace is one of them, so an expected failure (no account connected, WHOOP
+  // down) is one line unless LOG_LEVEL=debug.
+  config = loadConfig({ LOG_LEVEL: 'fatal', ...readEnvironment(), SYNC_SCHEDULES: 'off' });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   fail(error.problems.map((problem) => `whoop-sync: invalid configuration: ${problem}`).join('\n'));
 }
 
-const app = await buildApp(config, { logger: loggerOptions(config, 'stderr') }).catch((error: Error) =>
-  fail(`whoop-sync: start-up failed: ${error.message}`),
+const app = await buildApp(config, { logger: loggerOptions(config, 'stderr') }).catch((error: unknown) =>
+  fail(`whoop-sync: start-up failed: ${describeStartupFailure(error)}`),
 );
 let exitCode = 0;
 try {
@@ -49,14 +52,17 @@ try {
   const outcome = await app.sync.syncAll({ days, trigger: 'cli', requestedBy: userInfo().username });
   const { run } = outcome;
   const window = `${run.windowStart?.toISOString()} → ${run.windowEnd?.toISOString()}`;
+  const synced = RESOURCES.some((name) => outcome.counts[name].upserted + outcome.counts[name].deleted > 0);
   if (outcome.status === 'succeeded') {
     console.log(`✅ synced the last ${days} day${days === 1 ? '' : 's'} (${window}) for ${outcome.accounts} account(s) in ${(outcome.durationMs / 1000).toFixed(1)} s`);
-  } else {
+  } else if (synced) {
     console.log(`counts before the failure (${window}):`);
   }
-  for (const name of RESOURCES) {
-    const { upserted, deleted } = outcome.counts[name];
-    console.log(`  ${name.padEnd(10)} ${String(upserted).padStart(5)} written ${String(deleted).padStart(5)} deleted`);
+  if (outcome.status === 'succeeded' || synced) {
+    for (const name of RESOURCES) {
+      const { upserted, deleted } = outcome.counts[name];
+      console.log(`  ${name.padEnd(10)} ${String(upserted).padStart(5)} written ${String(deleted).padStart(5)} deleted`);
+    }
   }
   if (outcome.status === 'failed') {
     console.error(`❌ sync failed: ${outcome.error}`);
@@ -64,6 +70,7 @@ try {
   }
 } catch (error) {
   console.error(`❌ sync failed: ${(error as Error).message}`);
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') console.error((error as Error).stack);
   exitCode = 1;
 } finally {
   await app.close();

@@ -1,13 +1,11 @@
-// The one place that chooses the database: DATABASE_URL → Postgres through a pg pool; unset → embedded
-// PGlite persisted under DATA_DIR, running on a thread of its own and reached through a pg pool as well
-// (src/db/pglite-thread.ts). Both are real Postgres (same SQL, same migrations, same driver); everything
-// above this module sees a Prisma client plus a raw SQL session for the few things Prisma cannot express
-// (multi-statement migration scripts, session-level advisory locks, set-based upserts).
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+// The one place that chooses the database: DATABASE_URL → that PostgreSQL server; unset → the embedded
+// PostgreSQL server under DATA_DIR (src/db/embedded-server.ts), started before the pool and stopped after
+// it. Either way the service talks to it through one pg pool; everything above this module sees a Prisma
+// client plus a raw SQL session for the few things Prisma cannot express (multi-statement migration
+// scripts, session-level advisory locks, set-based upserts).
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { startPgliteThread } from './pglite-thread.js';
+import { openEmbeddedServer } from './embedded-server.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type { PrismaClient };
@@ -20,9 +18,11 @@ export interface SqlSession {
 }
 
 export interface Database {
-  readonly kind: 'postgres' | 'pglite';
+  readonly kind: 'postgres' | 'embedded';
   /** Where the data lives, for logs: the embedded directory, or the Postgres host and database (no password). */
   readonly location: string;
+  /** Host and port the pool connects to, for messages. */
+  readonly address: { host: string; port: number };
   readonly prisma: PrismaClient;
   /**
    * One statement on the driver itself, outside any transaction. For the hot paths only (recording an
@@ -36,7 +36,7 @@ export interface Database {
   transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
    * Runs `fn` while holding the named lock, shared by every process using this database (a Postgres
-   * session advisory lock; PGlite has a single process, so an in-process lock is equivalent). With
+   * session advisory lock). With
    * `wait: false`, returns `{ acquired: false }` at once when someone else holds it.
    */
   withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>>;
@@ -49,9 +49,9 @@ export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   /**
-   * Hears of the embedded database failing for good after it opened (its thread crashed): from then on
-   * every statement fails until the process restarts. A PostgreSQL server that goes away is not reported
-   * here: the pool reconnects once it is back.
+   * Hears of the embedded server exiting while the service uses it: from then on every statement fails
+   * until the process restarts. A PostgreSQL server of DATABASE_URL that goes away is not reported here:
+   * the pool reconnects once it is back.
    */
   onFailure?: (error: Error) => void;
 }
@@ -68,7 +68,11 @@ const POOL = {
 } as const;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options.dataDir, options.onFailure);
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, describePostgres(options.databaseUrl), 'postgres');
+  // The server comes first, the pool after it; on close, the pool goes first.
+  const server = await openEmbeddedServer({ dataDir: options.dataDir, onExit: options.onFailure });
+  const location = `${server.directory} (127.0.0.1:${server.port}${server.owned ? '' : ', started by another whoop-sync process'})`;
+  return openPostgres(server.url, location, 'embedded', () => server.stop());
 }
 
 function describePostgres(url: string): string {
@@ -80,12 +84,22 @@ function describePostgres(url: string): string {
   }
 }
 
-async function openPostgres(url: string): Promise<Database> {
+function addressOf(url: string): { host: string; port: number } {
+  try {
+    const parsed = new URL(url);
+    return { host: decodeURIComponent(parsed.hostname) || 'localhost', port: Number(parsed.port || 5432) };
+  } catch {
+    return { host: 'localhost', port: 5432 };
+  }
+}
+
+async function openPostgres(url: string, location: string, kind: Database['kind'], after?: () => Promise<void>): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, ...POOL, application_name: 'whoop-sync' });
   const localLocks = new LocalLocks();
   return poolDatabase(pool, {
-    kind: 'postgres',
-    location: describePostgres(url),
+    kind,
+    location,
+    address: addressOf(url),
     // Callers in this process queue in memory first, so that waiting for a lock never ties up more than
     // one pooled connection per key (twenty waiters must not starve the holder of connections).
     withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>> {
@@ -116,14 +130,20 @@ async function openPostgres(url: string): Promise<Database> {
         }
       });
     },
-    close: () => pool.end(),
+    async close() {
+      try {
+        await pool.end();
+      } finally {
+        await after?.();
+      }
+    },
   });
 }
 
-/** The Database on a pg pool: the same for a PostgreSQL server and for the embedded database's thread. */
+/** The Database on a pg pool. */
 function poolDatabase(
   pool: pg.Pool,
-  own: Pick<Database, 'kind' | 'location' | 'withLock'> & { close(): Promise<void> },
+  own: Pick<Database, 'kind' | 'location' | 'address' | 'withLock'> & { close(): Promise<void> },
 ): Database {
   // A client losing its connection (server restart, network blip, pg_terminate_backend) emits 'error': on
   // the pool while idle, on the client itself while checked out (by us or by Prisma). Unheard, either would
@@ -152,6 +172,7 @@ function poolDatabase(
   return {
     kind: own.kind,
     location: own.location,
+    address: own.address,
     prisma,
     query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
     execute: async (sql, params) => (await pool.query(sql, params as unknown[])).rowCount ?? 0,
@@ -180,78 +201,6 @@ function poolDatabase(
       await own.close();
     },
   };
-}
-
-/**
- * PGlite is one process's private database: a second process opening the same directory would corrupt
- * it. A lock file holding the owner's pid turns that mistake (say, `npm run sync` while the service runs)
- * into a clear error. A lock left by a process that no longer exists is taken over.
- */
-async function lockDataDir(directory: string): Promise<() => Promise<void>> {
-  const lockFile = `${directory}/whoop-sync.pid`;
-  for (;;) {
-    try {
-      await writeFile(lockFile, `${process.pid}\n`, { flag: 'wx' });
-      return () => rm(lockFile, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-    if (holder && isAlive(holder)) {
-      throw new Error(
-        `The embedded database in ${directory} is in use by process ${holder}. Stop that process first ` +
-          '(or, while the service runs, trigger syncs through it), or set DATABASE_URL to use PostgreSQL.',
-      );
-    }
-    await rm(lockFile, { force: true }); // stale: its process is gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function openPglite(dataDir: string, onFailure: DatabaseOptions['onFailure']): Promise<Database> {
-  const directory = resolve(dataDir);
-  await mkdir(directory, { recursive: true });
-  const unlock = await lockDataDir(directory);
-  const thread = await startPgliteThread(directory, onFailure).catch(async (error: unknown) => {
-    await unlock();
-    throw error;
-  });
-  // The connections share PGlite's one session and take turns on it (src/db/pglite-host.ts): a few are
-  // enough to keep it busy while a transaction or a sync's page writes hold one.
-  const pool = new pg.Pool({
-    ...POOL,
-    max: 4,
-    // An idle connection here is two MessagePorts: keep it rather than handshake again later.
-    idleTimeoutMillis: 0,
-    stream: () => thread.connect(),
-    user: 'postgres',
-    database: 'postgres',
-    // Not from the environment's PG* variables: they describe some PostgreSQL server, not this one.
-    host: 'pglite',
-    password: '',
-    ssl: false,
-    application_name: 'whoop-sync',
-  });
-  const localLocks = new LocalLocks();
-  return poolDatabase(pool, {
-    kind: 'pglite',
-    location: directory,
-    // One session: Postgres advisory locks would not exclude anyone, an in-process lock does.
-    withLock: async (key, fn, options) => localLocks.run(key, options?.wait ?? true, async () => ({ acquired: true, value: await fn() }) as const),
-    async close() {
-      await pool.end();
-      await thread.close();
-      await unlock();
-    },
-  });
 }
 
 /** In-process locks by key: callers run one at a time, in arrival order. */

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from './database.js';
 import { applyMigrations } from './migrate.js';
+import { waitForDatabase } from './connect.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,7 +17,7 @@ export default fp<{ config: Config }>(
     const db = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
-      // The embedded database cannot come back within this process. Raised as an uncaught error, it makes
+      // The embedded server is not restarted within this process. Raised as an uncaught error, it makes
       // the service shut down gracefully and exit with status 1 (see server.ts), so that whatever
       // supervises it (Docker's restart policy, systemd) starts it again.
       onFailure: (error) => {
@@ -26,8 +27,15 @@ export default fp<{ config: Config }>(
         });
       },
     });
-    app.log.info({ database: db.kind, location: db.location }, 'database opened');
     try {
+      await waitForDatabase(db, {
+        onRetry: (attempt, delayMs, error) =>
+          app.log.warn(
+            { database: db.kind, address: `${db.address.host}:${db.address.port}`, attempt, err: error },
+            `database not reachable (attempt ${attempt}: ${error.message || (error as { code?: string }).code}); retrying in ${(delayMs / 1000).toFixed(1)} s`,
+          ),
+      });
+      app.log.info({ database: db.kind, location: db.location }, 'database opened');
       const applied = await applyMigrations(db);
       if (applied.length > 0) app.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
       else app.log.info('database schema is up to date');

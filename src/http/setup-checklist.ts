@@ -39,7 +39,9 @@ export function setupChecklist(config: Config, accounts: AccountCounts | undefin
       rows: [
         config.slack.signingSecret
           ? { label: 'Signing secret', state: 'ok', detail: 'SLACK_SIGNING_SECRET is set: /sync commands are verified and accepted.' }
-          : {
+          : config.slack.appToken
+            ? { label: 'Signing secret', state: 'ok', detail: 'Not needed: commands arrive over Socket Mode (SLACK_APP_TOKEN).' }
+            : {
               label: 'Signing secret',
               state: 'missing',
               detail: 'SLACK_SIGNING_SECRET is not set: /slack/commands answers 503 until it is.',

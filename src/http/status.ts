@@ -18,6 +18,7 @@ export const statusRoutes: FastifyPluginAsync = async (app) => {
         ...(account.statusReason ? { reason: account.statusReason } : {}),
       })),
       connectUrl: app.whoop.connectUrl,
+      slackSocket: app.slackSocket.status(),
       recentRuns: runs.map((run) => ({
         id: run.id,
         trigger: run.trigger,

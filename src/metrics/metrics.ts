@@ -81,6 +81,11 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers,
     }),
+    slackSocketConnected: new Gauge({
+      name: 'whoop_sync_slack_socket_connected',
+      help: '1 while this process holds a Slack Socket Mode connection (SLACK_APP_TOKEN set), else 0.',
+      registers,
+    }),
     scheduleSkips: new Counter({
       name: 'whoop_sync_schedule_skipped_total',
       help: 'Scheduled sync slots skipped because the previous run was still busy, by schedule.',

@@ -2,14 +2,14 @@
 //   1. the raw body is kept exactly as received (nothing is interpreted before the signature is checked);
 //   2. ssl_check pings are answered 200 with an empty body;
 //   3. the signature is verified (HMAC over the raw body, timestamp within 5 minutes, no replays);
-//   4. the command is read; /sync records a run and is acknowledged at once with "⏳ Syncing last N days...";
+//   4. the command is handled as every slash command is (slash-command.ts: /sync records a run and is
+//      acknowledged at once with "⏳ Syncing last N days...");
 //   5. only after the response has gone out does the sync start, in the background.
 import formbody from '@fastify/formbody';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { parseDays } from './days.js';
-import { ackText, failureText, notAllowedText, unknownCommandText } from './messages.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ReplayGuard } from './replay-guard.js';
 import { SLACK_SIGNATURE_TOLERANCE_SECONDS, verifySlackSignature, type SignatureResult } from './signature.js';
+import { acceptSlashCommand } from './slash-command.js';
 
 /** Slash-command payloads are a few hundred bytes; anything near this is not from Slack. */
 const BODY_LIMIT = 16 * 1024;
@@ -28,20 +28,16 @@ declare module 'fastify' {
 
 type Verdict = SignatureResult | { ok: false; reason: 'replayed'; detail: string };
 
-/** Slack ids are upper-case letters and digits; anything else (NUL bytes included) is not stored. */
-const slackId = (value: string | null) => (value && /^[A-Z0-9]{1,32}$/.test(value) ? value : null);
-
 export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
   const { signingSecret, allowedUserIds, allowedChannelIds } = app.config.slack;
   const replays = new ReplayGuard(2 * SLACK_SIGNATURE_TOLERANCE_SECONDS * 1000);
   const commands = app.metrics.slackCommands;
+  const slashCommands = { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands };
 
   // Only form bodies are accepted here (this plugin's scope drops the JSON parser), and the "parser" keeps
   // the raw text: parsing happens after the signature check.
   app.removeAllContentTypeParsers();
   await app.register(formbody, { bodyLimit: BODY_LIMIT, parser: (raw) => ({ raw }) as never });
-
-  const ephemeral = (reply: FastifyReply, text: string) => reply.status(200).send({ response_type: 'ephemeral', text });
 
   const routeOptions = {
     bodyLimit: BODY_LIMIT,
@@ -99,44 +95,9 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
       return reply.status(401).send({ error: 'Unauthorized', message: `request signature refused (${verdict.reason})` });
     }
 
-    const command = fields.get('command') ?? '';
-    const userId = slackId(fields.get('user_id')) ?? '';
-    const channelId = slackId(fields.get('channel_id')) ?? '';
-    if (command !== '/sync') {
-      commands.inc({ outcome: 'help' });
-      return ephemeral(reply, unknownCommandText(command));
-    }
-    if (allowedUserIds.length > 0 && !allowedUserIds.includes(userId)) {
-      commands.inc({ outcome: 'refused' });
-      request.log.info({ userId }, '/sync refused: user not in SLACK_ALLOWED_USER_IDS');
-      return ephemeral(reply, notAllowedText('user'));
-    }
-    if (allowedChannelIds.length > 0 && !allowedChannelIds.includes(channelId)) {
-      commands.inc({ outcome: 'refused' });
-      request.log.info({ channelId }, '/sync refused: channel not in SLACK_ALLOWED_CHANNEL_IDS');
-      return ephemeral(reply, notAllowedText('channel'));
-    }
-
-    const days = parseDays(fields.get('text') ?? '');
-    const responseUrl = fields.get('response_url');
-    try {
-      const run = await app.syncRuns.create({
-        days,
-        trigger: 'slack',
-        requestedBy: userId || null,
-        channelId: channelId || null,
-        responseUrl: responseUrl && /^https?:\/\/[^\s\0]+$/.test(responseUrl) ? responseUrl : null,
-      });
-      request.acceptedRunId = run.id;
-    } catch (error) {
-      // A valid command never gets a 5xx (Slack would show the person a cryptic error): explain instead.
-      commands.inc({ outcome: 'error' });
-      request.log.error({ err: error }, '/sync could not be recorded');
-      return ephemeral(reply, failureText('Could not record this /sync: the database did not answer. Please try again in a moment.'));
-    }
-    commands.inc({ outcome: 'accepted' });
-    request.log.info({ runId: request.acceptedRunId, days, userId, channelId }, '/sync accepted');
-    return ephemeral(reply, ackText(days));
+    const { reply: body, runId } = await acceptSlashCommand(slashCommands, fields, request.log);
+    request.acceptedRunId = runId;
+    return reply.status(200).send(body);
   });
 
   // The sync starts only once the acknowledgement is on the wire.

@@ -92,6 +92,16 @@ const INSERT_MANY_RUNS = `
   RETURNING id`;
 
 /**
+ * Records a run asked for by a Socket Mode envelope, unless that envelope was recorded before: Slack
+ * sends an envelope again, with the same envelope_id, when its ack did not arrive. Returns no row then.
+ */
+const INSERT_ENVELOPE_RUN = `
+  INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, envelope_id)
+  VALUES ($1::sync_trigger, $2::int, $3, $4, $5, $6)
+  ON CONFLICT (envelope_id) DO NOTHING
+  RETURNING id`;
+
+/**
  * Records requested runs, writing the requests that arrive while earlier writes are in flight with one
  * INSERT … RETURNING. This is the ack path's only database write: under a burst of /sync commands it costs
  * one round trip per batch instead of one per request, holds at most two connections, and a single
@@ -146,6 +156,22 @@ export function syncRuns(db: Database) {
   return {
     /** Records a requested run (status queued). */
     create: runRecorder(db),
+
+    /**
+     * Records a run for a Socket Mode envelope; undefined when the envelope was already recorded (by this
+     * process or another one sharing the database, before or after a restart), so it starts no second run.
+     */
+    createForEnvelope: async (request: SyncRequest, envelopeId: string): Promise<RecordedRun | undefined> => {
+      const rows = await db.query<{ id: number }>(INSERT_ENVELOPE_RUN, [
+        request.trigger,
+        request.days,
+        request.requestedBy ?? null,
+        request.channelId ?? null,
+        request.responseUrl ?? null,
+        envelopeId,
+      ]);
+      return rows[0] ? { id: Number(rows[0].id) } : undefined;
+    },
 
     get: (id: number) => prisma.syncRun.findUnique({ where: { id } }),
 

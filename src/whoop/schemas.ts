@@ -121,8 +121,10 @@ export const workoutSchema = z.looseObject({
   ),
 });
 
+// WHOOP's OpenAPI requires neither field: a page without `records` is an empty page, one without
+// `next_token` the last.
 export const pageSchema = z.looseObject({
-  records: z.array(z.unknown()),
+  records: maybe(z.array(z.unknown())).transform((records) => records ?? []),
   next_token: maybe(z.string()),
 });
 

@@ -259,7 +259,7 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
     const logBefore = env.logStats();
     const release = env.whoop.hold();
     onCleanup('WHOOP hold', release);
-    const database = env.db.databaseUrl ? 'postgres' : 'pglite';
+    const database = process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded';
     const targets = [
       { name: 'bare Fastify route', url: bareServer.url },
       { name: `whoop-sync (${database})`, url: env.app.url },

@@ -169,7 +169,7 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     await whoop.close();
     await dropDb();
     return {
-      database: db.databaseUrl ? 'postgres' : 'pglite',
+      database: process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded',
       wallMs: round(wallMs, 0),
       lowerBoundMs,
       wallRatio,

@@ -1,16 +1,20 @@
 // Benchmark 3, the footprint: the real entry point (`node --import tsx src/server.ts`, as `npm start`)
-// started as a child process on the embedded database (first start into an empty DATA_DIR, then a reopen
-// of the same directory) and on Postgres (a fresh database, dropped afterwards). Measured: time from spawn
-// to the first 200 from GET /readyz, and the resident set size after the server has idled ~2 s.
-// Baseline: a bare `node -e` Fastify server started the same way.
+// started as a child process, on the embedded PostgreSQL server (first start into an empty DATA_DIR, a
+// restart, a restart after a SIGKILL) and with DATABASE_URL (a fresh database on the Postgres server).
+// Measured: time from spawn to the first 200 from GET /readyz; PSS of the service's whole process tree
+// (node and the postgres processes it started) after ~2 s idle, and its peak, sampled every 100 ms, during
+// a `/sync 365` against the fake WHOOP. Baseline: a bare `node -e` Fastify server started the same way.
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
+import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
+import { fakesEnv, sendCommand } from '../support/environment.js';
 import { startServerProcess } from '../support/server-process.js';
-import { adminQuery, assertLoopback, checkInterrupted, interruption, onCleanup, postgresBaseUrl, postgresVersion, rssMiB, round, scoped, sleep, withTimeout } from './util.js';
+import { adminQuery, assertLoopback, checkInterrupted, interruption, onCleanup, postgresBaseUrl, postgresVersion, round, scoped, sleep, withTimeout } from './util.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,10 +27,14 @@ export interface FootprintRow {
   name: string;
   skipped?: string;
   readyMs?: number;
-  idleRssMiB?: number;
-  peakRssMiB?: number;
+  /** Processes in the tree when idle (node, plus the embedded server's). */
+  processes?: number;
+  idlePssMiB?: number;
+  /** Peak PSS of the tree during /sync 365. */
+  syncPeakPssMiB?: number;
+  syncMs?: number;
   readyRatio?: number;
-  rssRatio?: number;
+  pssRatio?: number;
 }
 
 export interface FootprintResult {
@@ -79,8 +87,46 @@ async function stopChild(child: ChildProcess): Promise<void> {
   }
 }
 
-/** Spawns, waits for the first 200 from /readyz, idles, reads the RSS, stops. */
-async function measure(name: string, start: () => Spawned, options: FootprintOptions): Promise<FootprintRow> {
+/** Pids of `root` and all its descendants (Linux /proc). */
+async function processTree(root: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1];
+    if (ppid) parents.set(Number(entry), Number(ppid));
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  return tree;
+}
+
+/** PSS of the process tree in MiB: shared pages (postgres' shared buffers, code) counted once overall. */
+async function treePss(root: number): Promise<{ mib: number; processes: number }> {
+  const pids = await processTree(root);
+  let kb = 0;
+  for (const pid of pids) {
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+    kb += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+  }
+  return { mib: kb / 1024, processes: pids.length };
+}
+
+interface Fakes {
+  whoop: FakeWhoop;
+  slack: FakeSlack;
+  userId: number;
+}
+
+interface MeasureOptions extends FootprintOptions {
+  /** Seed a WHOOP grant and measure a /sync 365. */
+  fakes?: Fakes;
+  /** How the service is stopped afterwards (SIGKILL leaves the embedded server orphaned). */
+  stopWith?: 'SIGTERM' | 'SIGKILL';
+}
+
+/** Spawns, waits for the first 200 from /readyz, idles, reads the tree's PSS, optionally syncs, stops. */
+async function measure(name: string, start: () => Spawned, options: MeasureOptions): Promise<FootprintRow> {
   return scoped(async () => {
     checkInterrupted();
     const started = performance.now();
@@ -111,11 +157,34 @@ async function measure(name: string, start: () => Spawned, options: FootprintOpt
     }
     const readyMs = performance.now() - started;
     await sleep(options.idleMs);
-    const idleRssMiB = await rssMiB(server.child.pid!);
-    const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
-    const peakRssMiB = Number(/^VmHWM:\s*(\d+)/m.exec(status)?.[1] ?? Number.NaN) / 1024;
-    await server.stop();
-    return { name, readyMs: round(readyMs, 0), idleRssMiB: round(idleRssMiB, 1), peakRssMiB: round(peakRssMiB, 1) };
+    const idle = await treePss(server.child.pid!);
+    const row: FootprintRow = { name, readyMs: round(readyMs, 0), processes: idle.processes, idlePssMiB: round(idle.mib, 1) };
+    if (options.fakes) {
+      const { slack } = options.fakes;
+      slack.reset();
+      const syncStarted = performance.now();
+      const ack = await sendCommand(url, '365');
+      await ack.body?.cancel();
+      let peak = idle.mib;
+      let done = false;
+      const result = slack.waitForMessages(1, options.startTimeoutMs * 5).finally(() => (done = true));
+      while (!done) {
+        peak = Math.max(peak, (await treePss(server.child.pid!)).mib);
+        await sleep(100);
+      }
+      const [message] = await result;
+      if (!message?.text.startsWith('✅')) throw new Error(`${name}: /sync 365 did not succeed: ${message?.text}`);
+      row.syncPeakPssMiB = round(peak, 1);
+      row.syncMs = round(performance.now() - syncStarted, 0);
+    }
+    if (options.stopWith === 'SIGKILL') {
+      const exited = new Promise((resolve) => server.child.once('exit', resolve));
+      server.child.kill('SIGKILL');
+      await exited;
+    } else {
+      await server.stop();
+    }
+    return row;
   });
 }
 
@@ -136,15 +205,29 @@ export async function footprintBenchmark(options: FootprintOptions, progress: (l
   await attempt('bare Fastify (node -e)', () => measure('bare Fastify (node -e)', () => spawnBare(false), options));
   await attempt('bare Fastify (node --import tsx -e)', () => measure('bare Fastify (node --import tsx -e)', () => spawnBare(true), options));
 
+  const whoop = await startFakeWhoop();
+  onCleanup('footprint fake WHOOP', () => whoop.close());
+  const slack = await startFakeSlack();
+  onCleanup('footprint fake Slack', () => slack.close());
+  const member = whoop.addMember({ first_name: 'Footprint' });
+  whoop.generate(member.user_id, { days: 365 });
+  const fakes: Fakes = { whoop, slack, userId: member.user_id };
+  const seeded = (env: Record<string, string>) => ({ ...env, ...fakesEnv(whoop, slack), WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token });
+
   await scoped(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'whoop-sync-bench-'));
-    onCleanup('footprint DATA_DIR', () => rm(dataDir, { recursive: true, force: true }));
-    await attempt('whoop-sync pglite, first start', () => measure('whoop-sync pglite, first start', () => spawnService({ DATA_DIR: dataDir }), options));
-    await attempt('whoop-sync pglite, reopen', () => measure('whoop-sync pglite, reopen', () => spawnService({ DATA_DIR: dataDir }), options));
+    const root = await mkdtemp(join(tmpdir(), 'whoop-sync-bench-'));
+    await chmod(root, 0o755); // run as root, the server's own user must reach DATA_DIR
+    onCleanup('footprint DATA_DIR', () => rm(root, { recursive: true, force: true }));
+    const env = { DATA_DIR: join(root, 'data') };
+    await attempt('embedded, first start', () => measure('embedded, first start', () => spawnService({ ...env, ...fakesEnv(whoop, slack) }), options));
+    await attempt('embedded, restart', () => measure('embedded, restart', () => spawnService({ ...env, ...fakesEnv(whoop, slack) }), { ...options, stopWith: 'SIGKILL' }));
+    await attempt('embedded, restart after SIGKILL, /sync 365', () =>
+      measure('embedded, restart after SIGKILL, /sync 365', () => spawnService(seeded(env)), { ...options, fakes }),
+    );
   });
 
   const base = postgresBaseUrl();
-  const pgName = 'whoop-sync postgres, fresh database';
+  const pgName = 'DATABASE_URL, fresh database, /sync 365';
   assertLoopback(base, 'the Postgres URL');
   if (!(await postgresVersion(base))) {
     rows.push({ name: pgName, skipped: 'skipped: no Postgres' });
@@ -157,15 +240,15 @@ export async function footprintBenchmark(options: FootprintOptions, progress: (l
       url.pathname = `/${database}`;
       const dataDir = await mkdtemp(join(tmpdir(), 'whoop-sync-bench-'));
       onCleanup('footprint DATA_DIR', () => rm(dataDir, { recursive: true, force: true }));
-      await attempt(pgName, () => measure(pgName, () => spawnService({ DATABASE_URL: url.toString(), DATA_DIR: dataDir }), options));
+      await attempt(pgName, () => measure(pgName, () => spawnService(seeded({ DATABASE_URL: url.toString(), DATA_DIR: dataDir })), { ...options, fakes }));
     });
   }
 
   const bare = rows[0];
   for (const row of rows) {
-    if (row.readyMs === undefined || !bare?.readyMs || !bare.idleRssMiB || row.idleRssMiB === undefined) continue;
+    if (row.readyMs === undefined || !bare?.readyMs || !bare.idlePssMiB || row.idlePssMiB === undefined) continue;
     row.readyRatio = round(row.readyMs / bare.readyMs, 1);
-    row.rssRatio = round(row.idleRssMiB / bare.idleRssMiB, 1);
+    row.pssRatio = round(row.idlePssMiB / bare.idlePssMiB, 1);
   }
   return { rows, problems };
 }

@@ -24,8 +24,9 @@ import type { Config } from '../../src/config.js';
 import { ackBenchmark, type AckResult, type Ratios } from './ack.js';
 import type { LoadResult } from './load.js';
 import { backfillBenchmark, WARMUP_DAYS, type BackfillResult } from './backfill.js';
+import startTestServer from '../support/global-setup.js';
 import { footprintBenchmark, type FootprintResult } from './footprint.js';
-import { assertLoopback, cleanupAll, interruption, machineInfo, table, type Cell, type MachineInfo } from './util.js';
+import { assertLoopback, cleanupAll, interruption, machineInfo, table, type Cell, type MachineInfo, onCleanup } from './util.js';
 
 const ACK = {
   connections: Number(process.env.BENCH_CONNECTIONS || 100),
@@ -194,15 +195,15 @@ function printBackfill(result: BackfillResult): void {
 }
 
 function printFootprint(result: FootprintResult): void {
-  print(`3. Footprint: spawn → first GET /readyz 200, RSS after ${FOOTPRINT.idleMs / 1000} s idle`);
+  print(`3. Footprint: spawn → first GET /readyz 200; PSS of the process tree (node + its postgres) after ${FOOTPRINT.idleMs / 1000} s idle and at its peak during /sync 365`);
   print();
   print(
     table(
-      ['server', 'ready ms', '× bare', 'idle RSS MiB', '× bare', 'peak RSS MiB', 'note'],
+      ['server', 'ready ms', '× bare', 'processes', 'idle PSS MiB', '× bare', '/sync 365 peak PSS MiB', '/sync 365 ms', 'note'],
       result.rows.map((r) =>
         r.skipped
-          ? [r.name, undefined, undefined, undefined, undefined, undefined, r.skipped]
-          : [r.name, r.readyMs, r.readyRatio, r.idleRssMiB, r.rssRatio, r.peakRssMiB, undefined],
+          ? [r.name, undefined, undefined, undefined, undefined, undefined, undefined, undefined, r.skipped]
+          : [r.name, r.readyMs, r.readyRatio, r.processes, r.idlePssMiB, r.pssRatio, r.syncPeakPssMiB, r.syncMs, undefined],
       ),
     ),
   );
@@ -214,6 +215,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   if (process.env.TEST_DATABASE_URL) assertLoopback(process.env.TEST_DATABASE_URL, 'TEST_DATABASE_URL');
   const only = new Set((process.env.BENCH_ONLY || 'ack,backfill,footprint').split(',').map((s) => s.trim()));
+  // The in-process benchmarks' databases: on the embedded server vitest's globalSetup would start.
+  const stopTestServer = await startTestServer();
+  if (stopTestServer) onCleanup('the embedded test server', stopTestServer);
   const machine = await machineInfo();
   const report: Report = { machine, startedAt: new Date(started).toISOString(), problems: [] };
 

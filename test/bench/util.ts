@@ -163,7 +163,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     memoryGiB: round(memKb / 1024 / 1024, 1),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
-    database: testUrl ? `postgres (${redactUrl(testUrl)})` : 'pglite (embedded; set TEST_DATABASE_URL for Postgres)',
+    database: testUrl ? `postgres (${redactUrl(testUrl)})` : 'embedded PostgreSQL server (set TEST_DATABASE_URL for another server)',
     loadAverage: loadavg().map((n) => n.toFixed(2)).join(' '),
     busy: loadavg()[0]! > cpus().length * 0.75,
   };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { applyMigrations, MigrationError, readMigrations, type Migration } from '../../src/db/migrate.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const TABLES = ['oauth_states', 'schedule_slots', 'sync_runs', 'whoop_cycles', 'whoop_daily', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts'];
 
@@ -84,21 +84,19 @@ describe('migrations', () => {
   });
 });
 
-if (onPostgres) {
-  describe('migrations with replicas starting together (Postgres)', () => {
-    it('migrates once when several processes start at the same moment', async () => {
-      const testDb = await createTestDatabase();
-      const replicas = await Promise.all([1, 2, 3, 4].map(() => openDatabase(testDb)));
-      try {
-        const results = await Promise.all(replicas.map((replica) => applyMigrations(replica)));
-        const files = await readMigrations();
-        expect(results.flat().sort()).toEqual(files.map((file) => file.name).sort());
-        expect(results.filter((applied) => applied.length > 0)).toHaveLength(1);
-        expect(await recorded(replicas[0]!)).toHaveLength(files.length);
-      } finally {
-        await Promise.all(replicas.map((replica) => replica.close()));
-        await testDb.drop();
-      }
-    });
+describe('migrations with replicas starting together', () => {
+  it('migrates once when several processes start at the same moment', async () => {
+    const testDb = await createTestDatabase();
+    const replicas = await Promise.all([1, 2, 3, 4].map(() => openDatabase(testDb)));
+    try {
+      const results = await Promise.all(replicas.map((replica) => applyMigrations(replica)));
+      const files = await readMigrations();
+      expect(results.flat().sort()).toEqual(files.map((file) => file.name).sort());
+      expect(results.filter((applied) => applied.length > 0)).toHaveLength(1);
+      expect(await recorded(replicas[0]!)).toHaveLength(files.length);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+      await testDb.drop();
+    }
   });
-}
+});

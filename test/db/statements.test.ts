@@ -1,7 +1,5 @@
 // Database.query()/execute()/transaction(), the driver-level statements of the hot paths (recording a
-// /sync, writing a sync's pages), on both databases. On PGlite they travel the wire protocol to the
-// database's own thread (src/db/pglite-host.ts), where the pool's connections share one Postgres session:
-// the answers must be the same as from a PostgreSQL server.
+// /sync, writing a sync's pages), on the pool's several connections.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -71,7 +69,7 @@ describe('driver statements', () => {
       })
       .catch((error: Error) => error.message);
     await entered;
-    // Issued while the transaction is open: on PGlite (one session) it must wait for it, not join it.
+    // Issued while the transaction is open, on another connection: it must not join it.
     const outside = db.execute("INSERT INTO statement_check (label) VALUES ('outside')");
     await new Promise((resolve) => setTimeout(resolve, 50));
     release();
@@ -85,7 +83,7 @@ describe('driver statements', () => {
   it('runs the same statement many times with different parameters, and again after its plan was dropped', async () => {
     const sql = 'SELECT $1::int * 2 AS doubled, $2::text AS label';
     for (let i = 0; i < 20; i++) expect(await db.query(sql, [i, `n${i}`])).toEqual([{ doubled: i * 2, label: `n${i}` }]);
-    // DEALLOCATE ALL drops every prepared statement of the session (PGlite: all connections share one).
+    // DEALLOCATE ALL drops every prepared statement of the session.
     await db.execute('DEALLOCATE ALL');
     expect(await db.query(sql, [21, 'after'])).toEqual([{ doubled: 42, label: 'after' }]);
   });

@@ -14,6 +14,7 @@ import { startFakeWhoop } from '../fakes/whoop-server.js';
 import { createTestDatabase } from '../support/database.js';
 import { sendCommand, serviceEnv, signedHeaders, slashCommandBody } from '../support/environment.js';
 import { expectedIds } from '../support/expected.js';
+import startTestServer from '../support/global-setup.js';
 import { startServerProcess } from '../support/server-process.js';
 
 const METRICS_TOKEN = 'live-check-metrics-token';
@@ -49,9 +50,12 @@ async function main(): Promise<void> {
   cleanups.push(() => slack.close());
   const member = whoop.addMember({ first_name: 'Live' });
   whoop.generate(member.user_id, { days: 60 });
+  // Outside vitest: the embedded server its globalSetup would start, unless TEST_DATABASE_URL is set.
+  const stopServer = await startTestServer();
+  if (stopServer) cleanups.push(stopServer);
   const database = await createTestDatabase();
   cleanups.push(() => database.drop());
-  console.log(`database: ${database.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${database.dataDir}`}`);
+  console.log(`database: ${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'an embedded PostgreSQL server'}`);
 
   const server = startServerProcess({
     ...serviceEnv({ db: database, whoop, slack, seedUserId: member.user_id }),

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createFakeSocketMode, type FakeSocketMode, type FakeSocketModeOptions } from './slack-socket.js';
 
 export interface PostedMessage {
   channel: string;
@@ -57,6 +58,8 @@ export interface FakeSlack {
   /** Base URL ending in `/`, for SLACK_API_URL / WebClient's slackApiUrl. */
   apiUrl: string;
   botToken: string;
+  /** Socket Mode: `apps.connections.open` (with `socket.appToken`) and the WebSocket it leads to. */
+  socket: FakeSocketMode;
   /** Successful chat.postMessage calls, in order. */
   messages: PostedMessage[];
   /** Every API call, including failures, and every response_url post (method 'response_url'). */
@@ -97,6 +100,7 @@ interface FaultRule {
 
 export interface FakeSlackOptions {
   botToken?: string;
+  socket?: FakeSocketModeOptions;
   /** Hears of each accepted chat.postMessage (the demo prints them). */
   onMessage?: (message: PostedMessage) => void;
 }
@@ -157,7 +161,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     });
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, body: Buffer, query: URLSearchParams) {
-    const known = method === 'chat.postMessage' || method === 'auth.test';
+    const known = method === 'chat.postMessage' || method === 'auth.test' || method === 'apps.connections.open';
     if (!known) return answer(res, method, 200, { ok: false, error: 'unknown_method' });
 
     const fault = takeFault(method);
@@ -180,6 +184,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       send(res, fault.status, 'Internal Server Error (fake Slack)');
       notify();
       return;
+    }
+
+    // Called with the app-level token, not the bot token.
+    if (method === 'apps.connections.open') {
+      if (fault && 'error' in fault) return answer(res, method, 200, { ok: false, error: fault.error });
+      return answer(res, method, 200, socket.open(req.headers.authorization));
     }
 
     const auth = req.headers.authorization;
@@ -327,6 +337,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
   let responseCounter = 0;
+  const socket = createFakeSocketMode(base, () => responseUrlFor(), options.socket);
+  server.on('upgrade', (req, upgraded, head) => socket.handleUpgrade(req, upgraded, head));
+  function responseUrlFor(id?: string): string {
+    responseCounter += 1;
+    const name = id ?? `${Date.now()}${responseCounter}-${randomBytes(6).toString('hex')}`;
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`fake Slack: response URL id "${name}" must be [A-Za-z0-9_-]+`);
+    return `${base}/commands/${name}`;
+  }
 
   function waitFor<T>(what: string, list: T[], count: number, timeoutMs: number): Promise<T[]> {
     return new Promise((resolve, reject) => {
@@ -357,6 +375,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   return {
     apiUrl: `${base}/api/`,
     botToken,
+    socket,
     messages,
     calls,
     responses,
@@ -366,12 +385,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     failAlways(failure, faultOptions = {}) {
       always = failure === null ? null : { failure, method: faultOptions.method };
     },
-    responseUrl(id) {
-      responseCounter += 1;
-      const name = id ?? `${Date.now()}${responseCounter}-${randomBytes(6).toString('hex')}`;
-      if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`fake Slack: response URL id "${name}" must be [A-Za-z0-9_-]+`);
-      return `${base}/commands/${name}`;
-    },
+    responseUrl: responseUrlFor,
     failResponseUrls(status) {
       responseUrlStatus = status;
     },
@@ -385,8 +399,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       always = null;
       responseUrlStatus = null;
       responseUses.clear();
+      socket.reset();
     },
     async close() {
+      socket.close();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -192,6 +192,12 @@ export interface FakeWhoopOptions {
   latencyMs?: number;
   /** Enforce a sliding 60 s window of API requests; over it → 429. Default false. */
   rateLimit?: { perMinute: number } | false;
+  /**
+   * List pages carry only what WHOOP's OpenAPI requires (neither `records` nor `next_token` is): an empty
+   * page is `{}`, a last page has no `next_token`, and a full page that ends the window still carries a
+   * `next_token`, so the page after it is `{}`. Default false: every page has both fields.
+   */
+  minimalPages?: boolean;
 }
 
 export interface FailFault {
@@ -635,6 +641,8 @@ interface PageCursor {
 class Paginator {
   private readonly cursors = new Map<string, PageCursor>();
 
+  constructor(private readonly minimal: boolean) {}
+
   list<T extends { user_id: number }>(source: ListSource<T>, userId: number, query: URLSearchParams, now: number): Reply {
     const limit = parseLimit(query.get('limit'));
     if (limit === 'invalid') return jsonReply(400, { error: `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}` });
@@ -658,12 +666,14 @@ class Paginator {
 
     const matching = this.inWindow(source, userId, start, effectiveEnd, cursor?.after);
     const page = matching.slice(0, limit);
-    const body: { records: T[]; next_token: string | null } = { records: page.map((item) => item.record), next_token: null };
     const last = page[page.length - 1];
-    if (matching.length > limit && last) {
-      body.next_token = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key });
-    }
-    return jsonReply(200, body);
+    const more = this.minimal ? matching.length >= limit : matching.length > limit;
+    const nextToken = more && last ? this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key }) : null;
+    if (!this.minimal) return jsonReply(200, { records: page.map((item) => item.record), next_token: nextToken });
+    return jsonReply(200, {
+      ...(page.length > 0 ? { records: page.map((item) => item.record) } : {}),
+      ...(nextToken ? { next_token: nextToken } : {}),
+    });
   }
 
   private inWindow<T extends { user_id: number }>(
@@ -1096,7 +1106,7 @@ class FakeWhoopServer implements FakeWhoop {
 
   private readonly server: Server;
   private readonly oauth: OAuthStore;
-  private readonly paginator = new Paginator();
+  private readonly paginator: Paginator;
   private readonly window: SlidingWindow;
   private readonly enforceRateLimit: boolean;
   private readonly timers = new Timers();
@@ -1119,6 +1129,7 @@ class FakeWhoopServer implements FakeWhoop {
     this.oauth = new OAuthStore(options.accessTokenLifetimeSeconds ?? 3600);
     this.enforceRateLimit = options.rateLimit !== undefined && options.rateLimit !== false;
     this.window = new SlidingWindow(options.rateLimit ? options.rateLimit.perMinute : DEFAULT_PER_MINUTE);
+    this.paginator = new Paginator(options.minimalPages ?? false);
     this.routes = this.apiRoutes();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch(() => this.answerCrash(res));

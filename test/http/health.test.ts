@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 describe('health endpoints', () => {
@@ -57,36 +57,34 @@ describe('health endpoints', () => {
   });
 });
 
-if (onPostgres) {
-  describe('readiness when Postgres goes away', () => {
-    let testDb: TestDatabase;
-    let proxy: TcpProxy;
-    let running: RunningApp;
-    beforeAll(async () => {
-      testDb = await createTestDatabase();
-      const target = new URL(testDb.databaseUrl!);
-      proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-      const viaProxy = new URL(testDb.databaseUrl!);
-      viaProxy.host = `127.0.0.1:${proxy.port}`;
-      running = await startApp(
-        loadConfig({ LOG_LEVEL: 'silent', SYNC_SCHEDULES: 'off', DATABASE_URL: viaProxy.toString(), DATA_DIR: testDb.dataDir }),
-      );
-    });
-    afterAll(async () => {
-      await running?.close();
-      await proxy?.close();
-      await testDb?.drop();
-    });
-
-    it('turns /readyz to 503 while the database is unreachable and back to 200 when it returns', async () => {
-      expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
-      await proxy.cut();
-      const down = await fetch(`${running.url}/readyz`);
-      expect(down.status).toBe(503);
-      expect(await down.json()).toEqual({ status: 'database unavailable' });
-      expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
-      await proxy.restore();
-      await expect.poll(async () => (await fetch(`${running.url}/readyz`)).status, { timeout: 10_000 }).toBe(200);
-    });
+describe('readiness when Postgres goes away', () => {
+  let testDb: TestDatabase;
+  let proxy: TcpProxy;
+  let running: RunningApp;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    const target = new URL(testDb.databaseUrl!);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(testDb.databaseUrl!);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    running = await startApp(
+      loadConfig({ LOG_LEVEL: 'silent', SYNC_SCHEDULES: 'off', DATABASE_URL: viaProxy.toString(), DATA_DIR: testDb.dataDir }),
+    );
   });
-}
+  afterAll(async () => {
+    await running?.close();
+    await proxy?.close();
+    await testDb?.drop();
+  });
+
+  it('turns /readyz to 503 while the database is unreachable and back to 200 when it returns', async () => {
+    expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
+    await proxy.cut();
+    const down = await fetch(`${running.url}/readyz`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({ status: 'database unavailable' });
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    await proxy.restore();
+    await expect.poll(async () => (await fetch(`${running.url}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+  });
+});

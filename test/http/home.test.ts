@@ -135,6 +135,7 @@ describe('the next step', () => {
     expect(step({ WHOOP_CLIENT_SECRET: '' }, { connected: 0, reauthorizationRequired: 0 })).toMatch(/^set WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET /);
     expect(step({}, { connected: 0, reauthorizationRequired: 0 })).toBe(`connect a WHOOP account at ${PUBLIC_URL}/oauth/whoop`);
     expect(step({}, { connected: 2, reauthorizationRequired: 1 })).toMatch(/^connect the 1 account\(s\) needing re-authorization again at /);
+    expect(step({ SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: 'xapp-1-A0DEMO-1-abcdef' })).toBeUndefined();
     expect(step({})).toBeUndefined();
   });
 

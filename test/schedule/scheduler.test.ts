@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { nextRunAfter, scheduleName, slotAt } from '../../src/schedule/scheduler.js';
-import { onPostgres } from '../support/database.js';
 import { clearRecords } from '../support/records.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 
@@ -82,16 +81,14 @@ describe('scheduled syncs', () => {
     expect(await prisma().syncRun.count()).toBe(1);
   });
 
-  if (onPostgres) {
-    it('runs a slot once across two app instances on the same Postgres', async () => {
-      const other = await env.startAnotherApp({ SLACK_REPORT_CHANNEL: 'C0REPORTS1' });
-      const results = await Promise.all([env.app.app.scheduler.runSlot(schedule, slot(5)), other.app.scheduler.runSlot(schedule, slot(5))]);
-      expect(results.sort()).toEqual(['claimed_elsewhere', 'ran']);
-      await other.app.dispatcher.idle(20_000);
-      expect(await prisma().syncRun.count()).toBe(1);
-      expect(await env.slack.waitForMessages(1)).toHaveLength(1);
-    });
-  }
+  it('runs a slot once across two app instances on the same database', async () => {
+    const other = await env.startAnotherApp({ SLACK_REPORT_CHANNEL: 'C0REPORTS1' });
+    const results = await Promise.all([env.app.app.scheduler.runSlot(schedule, slot(5)), other.app.scheduler.runSlot(schedule, slot(5))]);
+    expect(results.sort()).toEqual(['claimed_elsewhere', 'ran']);
+    await other.app.dispatcher.idle(20_000);
+    expect(await prisma().syncRun.count()).toBe(1);
+    expect(await env.slack.waitForMessages(1)).toHaveLength(1);
+  });
 });
 
 describe('the croner timers', () => {

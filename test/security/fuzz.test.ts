@@ -14,7 +14,7 @@
 // warm-up (JIT, pools, lazily allocated buffers) and after each of two bulk rounds. Anything kept per
 // request (a body, a socket, a replay-guard or rate-limit entry that is never evicted) grows with the
 // thousands of requests; after a full GC the heap of a healthy service stays within a megabyte or two.
-// Bounds: heap after GC < 10 MB growth, RSS < 50 MB growth (V8 and PGlite rarely return memory to the OS).
+// Bounds: heap after GC < 10 MB growth, RSS < 50 MB growth (V8 rarely returns memory to the OS).
 //
 // Rate limits: the public routes answer 429 to one address past a few dozen unverified requests a minute.
 // 429 is always an acceptable answer here, but so that the handlers (not just the limiter) see the fuzz, most
@@ -1140,7 +1140,7 @@ async function heapUsedOf(url: string): Promise<number | undefined> {
 /**
  * The service runs with a test-only preload (NODE_OPTIONS, below) that exposes gc() and runs a full
  * collection on SIGWINCH. Sampling after a collection makes heapUsed a stable number, in which anything
- * kept per request would show; RSS is reported next to it (V8 and PGlite rarely hand memory back to the
+ * kept per request would show; RSS is reported next to it (V8 rarely hands memory back to the
  * system, so RSS only grows, but a real leak makes it grow with the request count).
  */
 async function sampleMemory(pid: number, url: string): Promise<{ rss: number | undefined; heap: number | undefined }> {

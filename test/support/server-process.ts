@@ -20,8 +20,13 @@ export interface ServerProcess {
 const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/sync.ts', import.meta.url));
 
 /** Runs `npm run sync -- <args>` (its script, without npm) and collects its output. */
-export async function runSyncCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runSyncCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -33,7 +38,8 @@ export async function runSyncCli(args: string[], env: Record<string, string>): P
   return { code, stdout, stderr };
 }
 
-export function startServerProcess(env: Record<string, string>, cwd?: string): ServerProcess {
+/** `env` is added to the defaults (HOST=127.0.0.1, PORT=0); a variable given as undefined is left unset. */
+export function startServerProcess(env: Record<string, string | undefined>, cwd?: string): ServerProcess {
   // Only what a person's shell would have: no inherited test configuration.
   const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_ENTRY], {
     cwd,

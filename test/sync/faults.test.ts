@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { onPostgres } from '../support/database.js';
 import { expectedIds } from '../support/expected.js';
 import { collectGarbage } from '../support/garbage.js';
 import { storedIds } from '../support/records.js';
@@ -134,35 +133,33 @@ describe('WHOOP failures during syncs', () => {
     expect((await h.env.slack.waitForMessages(1, 20_000))[0]!.text).toMatch(/^✅/);
   }, 60_000);
 
-  if (onPostgres) {
-    it('survives its Postgres connections being killed mid-sync: no duplicates, no token lost, next sync succeeds', async () => {
-      const token = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
-      const release = h.env.whoop.hold();
-      const running = h.sync(30);
-      await expect.poll(() => h.env.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0)).toBe(true);
-      const admin = new pg.Client({ connectionString: h.env.db.databaseUrl });
-      await admin.connect();
-      try {
-        const { rows } = await admin.query(
-          'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-        );
-        expect(rows.length).toBeGreaterThan(0);
-      } finally {
-        await admin.end();
-      }
-      release();
-      const outcome = await running.catch((error: Error) => ({ status: 'threw', error: error.message }) as const);
-      // Either outcome is acceptable, as long as it is clear; what matters is what follows.
-      if (outcome.status !== 'succeeded') expect(outcome.error).toBeTruthy();
-      expect((await fetch(`${h.env.app.url}/healthz`)).status).toBe(200);
-      const next = await h.sync(30);
-      expect(next.status).toBe('succeeded');
-      const window = { start: next.run.windowStart!, end: next.run.windowEnd! };
-      expect(await storedIds(h.db(), h.userId)).toEqual(expectedIds(h.env.whoop, h.env.member.user_id, window));
-      const after = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
-      expect(after.status).toBe('active');
-      expect(after.refreshToken).toBe(token.refreshToken);
-      expect(h.env.whoop.stats.invalidGrants).toBe(0);
-    }, 60_000);
-  }
+  it('survives its Postgres connections being killed mid-sync: no duplicates, no token lost, next sync succeeds', async () => {
+    const token = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
+    const release = h.env.whoop.hold();
+    const running = h.sync(30);
+    await expect.poll(() => h.env.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0)).toBe(true);
+    const admin = new pg.Client({ connectionString: h.env.db.databaseUrl });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      expect(rows.length).toBeGreaterThan(0);
+    } finally {
+      await admin.end();
+    }
+    release();
+    const outcome = await running.catch((error: Error) => ({ status: 'threw', error: error.message }) as const);
+    // Either outcome is acceptable, as long as it is clear; what matters is what follows.
+    if (outcome.status !== 'succeeded') expect(outcome.error).toBeTruthy();
+    expect((await fetch(`${h.env.app.url}/healthz`)).status).toBe(200);
+    const next = await h.sync(30);
+    expect(next.status).toBe('succeeded');
+    const window = { start: next.run.windowStart!, end: next.run.windowEnd! };
+    expect(await storedIds(h.db(), h.userId)).toEqual(expectedIds(h.env.whoop, h.env.member.user_id, window));
+    const after = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
+    expect(after.status).toBe('active');
+    expect(after.refreshToken).toBe(token.refreshToken);
+    expect(h.env.whoop.stats.invalidGrants).toBe(0);
+  }, 60_000);
 });

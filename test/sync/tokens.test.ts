@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startFakeWhoop } from '../fakes/whoop-server.js';
 import { startApp, testConfig } from '../support/app.js';
-import { createTestDatabase, onPostgres } from '../support/database.js';
+import { createTestDatabase } from '../support/database.js';
 import { syncHarness } from '../support/sync-harness.js';
 
 describe('WHOOP tokens during syncs', () => {
@@ -64,22 +64,20 @@ describe('WHOOP tokens during syncs', () => {
     expect(after.status).toBe('succeeded');
   });
 
-  if (onPostgres) {
-    it('a second app instance on the same Postgres shares the refresh: exactly one, no invalid_grant', async () => {
-      const other = await h.env.startAnotherApp();
-      h.env.whoop.expireAccessTokens();
-      await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { expiresAt: new Date() } });
-      for (const app of [h.env.app.app, other.app]) app.whoop.guard.forget(h.userId);
-      const tokens = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? h.env.app.app : other.app).whoop.guard.ensureTokenFresh(h.userId)),
-      );
-      expect(new Set(tokens).size).toBe(1);
-      const outcomes = await Promise.all([h.sync(2), other.app.sync.syncAll({ days: 2, trigger: 'cli' }), h.sync(2)]);
-      expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-      expect(h.env.whoop.stats.refreshes).toBe(1);
-      expect(h.env.whoop.stats.invalidGrants).toBe(0);
-    });
-  }
+  it('a second app instance on the same database shares the refresh: exactly one, no invalid_grant', async () => {
+    const other = await h.env.startAnotherApp();
+    h.env.whoop.expireAccessTokens();
+    await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { expiresAt: new Date() } });
+    for (const app of [h.env.app.app, other.app]) app.whoop.guard.forget(h.userId);
+    const tokens = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? h.env.app.app : other.app).whoop.guard.ensureTokenFresh(h.userId)),
+    );
+    expect(new Set(tokens).size).toBe(1);
+    const outcomes = await Promise.all([h.sync(2), other.app.sync.syncAll({ days: 2, trigger: 'cli' }), h.sync(2)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(h.env.whoop.stats.refreshes).toBe(1);
+    expect(h.env.whoop.stats.invalidGrants).toBe(0);
+  });
 });
 
 describe('seeding the token store from WHOOP_REFRESH_TOKEN', () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, TokenCipher, TokenDecryptionError } from '../../src/whoop/token-crypto.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 
 const NOT_CONFIGURED = (id: string) =>
@@ -193,31 +193,29 @@ describe('stored WHOOP tokens with TOKEN_ENCRYPTION_KEY set', () => {
     await expectEncrypted(app(), otherId, key);
   });
 
-  if (onPostgres) {
-    it('a replica starting with a new key waits for a refresh in progress elsewhere, then re-encrypts the new pair', async () => {
-      const newKey = randomBytes(32);
-      await app().db.prisma.whoopToken.update({ where: { userId }, data: { expiresAt: new Date() } });
-      app().whoop.guard.forget(userId);
-      env.whoop.resetStats();
-      env.whoop.slowNext(1, 1500); // the refresh request
-      const refreshing = app().whoop.guard.ensureTokenFresh(userId);
-      const deadline = Date.now() + 5000;
-      while (!env.whoop.stats.requests.some((r) => r.path.endsWith('/token') && r.status === 0) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      const other = await env.startAnotherApp({ TOKEN_ENCRYPTION_KEY: newKey.toString('base64'), TOKEN_ENCRYPTION_PREVIOUS_KEYS: key.toString('base64') });
-      const fresh = await refreshing;
-      // The start-up migration ran after the refresh stored its pair: that pair, not the one it replaced, is now under the new key.
-      await expectEncrypted(other.app, userId, newKey);
-      expect((await other.app.whoop.tokens.get(userId))!.accessToken).toBe(fresh);
-      expect(env.whoop.stats.refreshes).toBe(1);
-      expect(env.whoop.stats.invalidGrants).toBe(0);
-      expect((await syncOnce(other.app)).status).toBe('succeeded');
-    });
-  }
+  it('a replica starting with a new key waits for a refresh in progress elsewhere, then re-encrypts the new pair', async () => {
+    const newKey = randomBytes(32);
+    await app().db.prisma.whoopToken.update({ where: { userId }, data: { expiresAt: new Date() } });
+    app().whoop.guard.forget(userId);
+    env.whoop.resetStats();
+    env.whoop.slowNext(1, 1500); // the refresh request
+    const refreshing = app().whoop.guard.ensureTokenFresh(userId);
+    const deadline = Date.now() + 5000;
+    while (!env.whoop.stats.requests.some((r) => r.path.endsWith('/token') && r.status === 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const other = await env.startAnotherApp({ TOKEN_ENCRYPTION_KEY: newKey.toString('base64'), TOKEN_ENCRYPTION_PREVIOUS_KEYS: key.toString('base64') });
+    const fresh = await refreshing;
+    // The start-up migration ran after the refresh stored its pair: that pair, not the one it replaced, is now under the new key.
+    await expectEncrypted(other.app, userId, newKey);
+    expect((await other.app.whoop.tokens.get(userId))!.accessToken).toBe(fresh);
+    expect(env.whoop.stats.refreshes).toBe(1);
+    expect(env.whoop.stats.invalidGrants).toBe(0);
+    expect((await syncOnce(other.app)).status).toBe('succeeded');
+  });
 });
 
-// Several apps, one after the other, on one database: PGlite allows one open instance per directory.
+// Several apps, one after the other, on one database.
 describe('turning encryption on, and rotating the key, across restarts', () => {
   let db: TestDatabase;
   let whoop: FakeWhoop;

