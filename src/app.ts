@@ -21,6 +21,7 @@ import webhooks from './webhooks/plugin.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { SlackPoster } from './slack/poster.js';
 import { Reporter } from './slack/reporter.js';
+import { homeRoutes } from './http/home.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -79,6 +80,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(connectRoutes);
   await app.register(slackCommandRoutes);
   await app.register(dashboardRoutes);
+  await app.register(homeRoutes);
 
   await app.ready();
   return app;

@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { describeStartupFailure } from './startup-failure.js';
+import { nextStep, readSetupChecklist } from './http/setup-checklist.js';
 
 let config: Config;
 try {
@@ -41,3 +42,11 @@ if (!config.slack.signingSecret && !config.slack.appToken) app.log.warn('SLACK_S
 if ((config.slack.signingSecret || config.slack.appToken) && !config.slack.botToken) {
   app.log.warn('SLACK_BOT_TOKEN is not set: /sync results can only be delivered through the response_url of each command');
 }
+// One line naming the first missing piece, from the same checklist as the page at `/`; after the seed, whose
+// account would otherwise count as missing.
+void app.whoop.seeded
+  .then(() => readSetupChecklist(app))
+  .then((sections) => {
+    const step = nextStep(sections);
+    app.log.info(step ? `next step: ${step}` : `setup complete: nothing is missing (${config.publicUrl}/ shows the state)`);
+  });

@@ -2,6 +2,7 @@
 // back to GET /oauth/whoop/callback with a code, which becomes a stored grant. Both answer a person in a
 // browser, so both answer with a short HTML page saying what happened.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { escapeHtml } from '../http/html.js';
 import { WhoopApiError, WhoopOAuthError, WhoopResponseError } from './errors.js';
 import { authorizeUrl } from './oauth.js';
 import { oauthStates } from './oauth-states.js';
@@ -105,10 +106,6 @@ function page(reply: FastifyReply, status: number, title: string, message: strin
     .header('cache-control', 'no-store')
     .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
     .send(body);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** Escapes text but keeps the `<a href="…">` links this module builds (already escaped when built). */

@@ -98,7 +98,14 @@ interface FaultRule {
   method: string | undefined;
 }
 
-export async function startFakeSlack(options: { botToken?: string; socket?: FakeSocketModeOptions } = {}): Promise<FakeSlack> {
+export interface FakeSlackOptions {
+  botToken?: string;
+  socket?: FakeSocketModeOptions;
+  /** Hears of each accepted chat.postMessage (the demo prints them). */
+  onMessage?: (message: PostedMessage) => void;
+}
+
+export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const botToken = options.botToken ?? 'xoxb-test-token';
   const messages: PostedMessage[] = [];
   const calls: ApiCall[] = [];
@@ -239,6 +246,7 @@ export async function startFakeSlack(options: { botToken?: string; socket?: Fake
       raw: args,
       encoding: parsed.encoding,
     });
+    options.onMessage?.(messages[messages.length - 1]!);
     return answer(res, method, 200, {
       ok: true,
       channel,
