@@ -3,6 +3,7 @@
 // nothing here may name a person or carry a secret, because the page is public.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
+import type { SlackSocketStatus } from '../slack/socket-mode.js';
 
 export type RowState = 'ok' | 'missing' | 'attention';
 
@@ -29,7 +30,11 @@ export interface AccountCounts {
   reauthorizationRequired: number;
 }
 
-export function setupChecklist(config: Config, accounts: AccountCounts | undefined): SetupSection[] {
+export function setupChecklist(
+  config: Config,
+  accounts: AccountCounts | undefined,
+  socket: SlackSocketStatus = { enabled: false },
+): SetupSection[] {
   const { publicUrl } = config;
   const connectUrl = `${publicUrl}/oauth/whoop`;
   const whoopConfigured = Boolean(config.whoop.clientId && config.whoop.clientSecret);
@@ -55,6 +60,7 @@ export function setupChecklist(config: Config, accounts: AccountCounts | undefin
               detail: 'SLACK_BOT_TOKEN is not set: results only reach the person who typed /sync, through its response URL.',
               nextStep: "set SLACK_BOT_TOKEN (xoxb-…, your Slack app's OAuth & Permissions page) and restart",
             },
+        socketRow(socket),
         { label: 'Request URL of /sync', detail: 'Paste into your Slack app: Slash Commands, /sync, Request URL.', url: `${publicUrl}/slack/commands` },
       ],
     },
@@ -71,9 +77,37 @@ export function setupChecklist(config: Config, accounts: AccountCounts | undefin
             },
         { label: 'Redirect URL', detail: 'Paste into your WHOOP developer app: Redirect URLs.', url: `${publicUrl}/oauth/whoop/callback` },
         accountsRow(accounts, connectUrl),
+        {
+          label: 'Webhook URL (optional)',
+          detail: 'Paste into your WHOOP developer app: Webhooks (v2), so new data arrives within seconds; needs a public HTTPS address.',
+          url: `${publicUrl}/webhooks/whoop`,
+        },
+      ],
+    },
+    {
+      title: 'Dashboard',
+      rows: [
+        config.dashboard.password
+          ? { label: 'Dashboard', state: 'ok', detail: 'DASHBOARD_PASSWORD is set: sign in to see the trends.', url: `${publicUrl}/dashboard` }
+          : { label: 'Dashboard', detail: 'Off: set DASHBOARD_PASSWORD and restart to see recovery, HRV, sleep and strain trends.' },
       ],
     },
   ];
+}
+
+function socketRow(socket: SlackSocketStatus): SetupRow {
+  const label = 'Socket Mode';
+  if (!socket.enabled) return { label, detail: 'Off (SLACK_APP_TOKEN unset): commands arrive at the Request URL below.' };
+  if (socket.state === 'connected') return { label, state: 'ok', detail: 'Connected: /sync commands arrive without a public URL.' };
+  if (socket.state === 'refused') {
+    return {
+      label,
+      state: 'attention',
+      detail: `Slack refused SLACK_APP_TOKEN (${socket.error ?? 'refused'}).`,
+      nextStep: 'set SLACK_APP_TOKEN to a valid app-level token (xapp-…, with connections:write) and restart',
+    };
+  }
+  return { label, state: 'attention', detail: `Not connected yet (${socket.state}${socket.error ? `: ${socket.error}` : ''}); retrying.` };
 }
 
 function accountsRow(accounts: AccountCounts | undefined, connectUrl: string): SetupRow {
@@ -114,5 +148,5 @@ export async function readSetupChecklist(app: FastifyInstance): Promise<SetupSec
   } catch (error) {
     app.log.warn({ err: error }, 'setup checklist: could not count the connected accounts');
   }
-  return setupChecklist(app.config, accounts);
+  return setupChecklist(app.config, accounts, app.slackSocket.status());
 }

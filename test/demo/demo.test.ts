@@ -70,6 +70,7 @@ describe('npm run demo, then npm run slash -- 7', () => {
     expect(output).toContain(`Open ${url}/ in a browser`);
     expect(output).toContain(`npm run slash -- --url ${url} 7`);
     expect(output).toContain(`curl ${url}/metrics`);
+    expect(output).toContain(`The dashboard: ${url}/dashboard   (password: demo-dashboard)`);
     expect(output).toContain('SELECT synced_at FROM whoop_cycles ORDER BY synced_at DESC LIMIT 3;');
     // The service's own start-up line agrees: the member is connected, nothing is missing.
     const deadline = Date.now() + 10_000;

@@ -24,6 +24,8 @@ const HISTORY_DAYS = 90;
 /** A first start creates the embedded database: give it time on a slow machine. */
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** Public like the demo's signing secret: the demo listens on loopback and holds synthetic data only. */
+const DEMO_DASHBOARD_PASSWORD = 'demo-dashboard';
 
 export interface DemoOptions {
   port: number;
@@ -70,6 +72,7 @@ function serviceEnvironment({ url, directory, whoop, slack, databaseUrl, member 
     SLACK_API_URL: slack.apiUrl,
     SLACK_BOT_TOKEN: slack.botToken,
     SLACK_SIGNING_SECRET: DEMO_SIGNING_SECRET,
+    DASHBOARD_PASSWORD: DEMO_DASHBOARD_PASSWORD,
   };
 }
 
@@ -79,6 +82,7 @@ function tryNext({ url, databaseUrl }: Parts, port: number): string[] {
   const sql = 'SELECT synced_at FROM whoop_cycles ORDER BY synced_at DESC LIMIT 3;';
   return [
     `Open ${url}/ in a browser: what is configured, the URLs to paste into Slack and WHOOP.`,
+    `The dashboard: ${url}/dashboard   (password: ${DEMO_DASHBOARD_PASSWORD})`,
     `In a second terminal: ${slash}   (a signed /sync 7; prints "⏳ Syncing last 7 days..." and then the result)`,
     `The same as if typed in a channel: ${slash.replace(' 7', ' --channel C0DEMO 7')}   (the result appears here, posted by the bot)`,
     `Metrics: curl ${url}/metrics`,

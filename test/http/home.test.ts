@@ -31,6 +31,10 @@ describe('GET / with Slack and WHOOP configured', () => {
     const page = await response.text();
     expect(page).toContain(`<code class="url">${PUBLIC_URL}/slack/commands</code>`);
     expect(page).toContain(`<code class="url">${PUBLIC_URL}/oauth/whoop/callback</code>`);
+    expect(page).toContain(`<code class="url">${PUBLIC_URL}/webhooks/whoop</code>`);
+    expect(page).toContain('Off (SLACK_APP_TOKEN unset)');
+    expect(page).toContain('Off: set DASHBOARD_PASSWORD');
+    expect(page).not.toContain(`${PUBLIC_URL}/dashboard`);
     expect(page).toContain('<a class="button" href="/oauth/whoop">Connect WHOOP</a>');
     expect(badgeOf(page, 'Signing secret')).toBe('OK');
     expect(badgeOf(page, 'Bot token')).toBe('OK');
@@ -137,6 +141,19 @@ describe('the next step', () => {
     expect(step({}, { connected: 2, reauthorizationRequired: 1 })).toMatch(/^connect the 1 account\(s\) needing re-authorization again at /);
     expect(step({ SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: 'xapp-1-A0DEMO-1-abcdef' })).toBeUndefined();
     expect(step({})).toBeUndefined();
+  });
+
+  it('names a refused Socket Mode token, and lists the dashboard once it is enabled', () => {
+    const config = testConfig(db, { ...everything, SLACK_APP_TOKEN: 'xapp-1-A0DEMO-1-abcdef', DASHBOARD_PASSWORD: 'correct horse battery' });
+    const accounts = { connected: 1, reauthorizationRequired: 0 };
+    const refused = { enabled: true as const, state: 'refused' as const, since: new Date(), connections: 0, error: 'invalid_auth' };
+    expect(nextStep(setupChecklist(config, accounts, refused))).toMatch(/^set SLACK_APP_TOKEN to a valid app-level token/);
+    const connected = { ...refused, state: 'connected' as const, connections: 1 };
+    const sections = setupChecklist(config, accounts, connected);
+    expect(nextStep(sections)).toBeUndefined();
+    const rows = sections.flatMap((section) => section.rows);
+    expect(rows.find((row) => row.label === 'Socket Mode')?.state).toBe('ok');
+    expect(rows.find((row) => row.label === 'Dashboard')?.url).toBe(`${PUBLIC_URL}/dashboard`);
   });
 
   it('is logged once at start-up by the service process', async () => {
