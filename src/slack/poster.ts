@@ -24,10 +24,10 @@ export class SlackPoster {
   }
 
   /** Posts a visible message; throws with Slack's error code (e.g. `not_in_channel`) in the message. */
-  async postMessage(channel: string, text: string): Promise<void> {
+  async postMessage(channel: string, text: string, blocks?: unknown[]): Promise<void> {
     if (!this.client) throw new Error('SLACK_BOT_TOKEN is not set');
     try {
-      await this.client.chat.postMessage({ channel, text, unfurl_links: false, unfurl_media: false });
+      await this.client.chat.postMessage({ channel, text, ...(blocks ? { blocks: blocks as never } : {}), unfurl_links: false, unfurl_media: false });
     } catch (error) {
       const data = (error as { data?: { error?: string } }).data;
       throw new Error(`chat.postMessage failed: ${data?.error ?? (error as Error).message}`, { cause: error });
@@ -35,11 +35,11 @@ export class SlackPoster {
   }
 
   /** Posts to a slash command's response_url (valid for 30 minutes, works where the bot is not a member). */
-  async postToResponseUrl(responseUrl: string, text: string): Promise<void> {
+  async postToResponseUrl(responseUrl: string, text: string, blocks?: unknown[]): Promise<void> {
     const response = await fetch(responseUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ response_type: 'in_channel', text }),
+      body: JSON.stringify({ response_type: 'in_channel', text, ...(blocks ? { blocks } : {}) }),
       signal: AbortSignal.timeout(TIMEOUT_MS),
       redirect: 'error',
     });

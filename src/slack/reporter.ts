@@ -7,7 +7,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { SyncOutcome } from '../sync/engine.js';
 import type { SyncRun } from '../sync/runs.js';
-import { failureText, successText } from './messages.js';
+import { latestValues } from '../reports/daily.js';
+import { failureText, successMessage, successText, type RichMessage } from './messages.js';
 import type { SlackPoster } from './poster.js';
 
 export interface ReporterOptions {
@@ -23,8 +24,8 @@ export class Reporter {
   /** Delivers the result of a finished run (RunDispatcher decides when, and stops at shutdown). */
   async report(outcome: SyncOutcome): Promise<void> {
     const { run } = outcome;
-    const text = this.textFor(outcome);
-    if (text === undefined) return;
+    const message = await this.messageFor(outcome);
+    if (message === undefined) return;
     // Claim the report first: with several replicas (or a restart racing a slow post) exactly one posts.
     const { count } = await this.options.db.prisma.syncRun.updateMany({
       where: { id: run.id, reportedAt: null, reportError: null },
@@ -32,7 +33,7 @@ export class Reporter {
     });
     if (count === 0) return;
     try {
-      await this.deliver(run, text);
+      await this.deliver(run, message);
     } catch (error) {
       const reason = (error as Error).message;
       this.options.log.error({ err: error, runId: run.id }, `could not deliver the result of sync run ${run.id}: ${reason}`);
@@ -40,26 +41,38 @@ export class Reporter {
     }
   }
 
-  private textFor(outcome: SyncOutcome): string | undefined {
+  private async messageFor(outcome: SyncOutcome): Promise<Partial<RichMessage> & { text: string } | undefined> {
     const { run } = outcome;
     if (run.trigger === 'slack') {
-      return outcome.status === 'succeeded' ? successText(summary(outcome)) : failureText(outcome.error ?? 'unknown error');
+      return outcome.status === 'succeeded' ? this.withLatestValues(outcome) : { text: failureText(outcome.error ?? 'unknown error') };
     }
     if (run.trigger === 'schedule' && this.options.reportChannel) {
-      return outcome.status === 'succeeded'
-        ? successText(summary(outcome)).split('\n').join(' — ')
-        : failureText(`Scheduled sync failed: ${outcome.error ?? 'unknown error'}`);
+      return {
+        text: outcome.status === 'succeeded'
+          ? successText(summary(outcome)).split('\n').join(' — ')
+          : failureText(`Scheduled sync failed: ${outcome.error ?? 'unknown error'}`),
+      };
     }
     return undefined;
   }
 
-  private async deliver(run: SyncRun, text: string): Promise<void> {
+  /** The result with each account's latest values; the counts alone when the values cannot be read. */
+  private async withLatestValues(outcome: SyncOutcome): Promise<RichMessage | { text: string }> {
+    try {
+      return successMessage(summary(outcome), await latestValues(this.options.db));
+    } catch (error) {
+      this.options.log.error({ err: error, runId: outcome.run.id }, 'could not read the latest values for the sync result');
+      return { text: successText(summary(outcome)) };
+    }
+  }
+
+  private async deliver(run: SyncRun, { text, blocks }: { text: string; blocks?: unknown[] | undefined }): Promise<void> {
     const { poster, log } = this.options;
     const channel = run.trigger === 'slack' ? run.channelId : this.options.reportChannel;
     let postError: Error | undefined;
     if (channel && poster.canPost) {
       try {
-        await poster.postMessage(channel, text);
+        await poster.postMessage(channel, text, blocks);
         return;
       } catch (error) {
         postError = error as Error;
@@ -68,7 +81,7 @@ export class Reporter {
     }
     if (run.trigger === 'slack' && run.responseUrl) {
       try {
-        await poster.postToResponseUrl(run.responseUrl, text);
+        await poster.postToResponseUrl(run.responseUrl, text, blocks);
         return;
       } catch (error) {
         throw new Error(`${postError ? `${postError.message}; ` : ''}${(error as Error).message}`, { cause: error });
