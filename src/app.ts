@@ -14,6 +14,7 @@ import { connectRoutes } from './whoop/connect-routes.js';
 import whoop from './whoop/plugin.js';
 import sync from './sync/plugin.js';
 import schedule from './schedule/plugin.js';
+import digests from './reports/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
 
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(whoop, { config });
   await app.register(sync, { config });
   await app.register(schedule, { config });
+  await app.register(digests, { config });
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);

@@ -34,6 +34,7 @@ export const statusRoutes: FastifyPluginAsync = async (app) => {
         timezone: app.config.sync.timezone,
         nextRun: job.nextRun(),
       })),
+      digests: await app.digests.status(),
     };
   });
 };

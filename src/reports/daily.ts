@@ -22,6 +22,8 @@ export interface DailyRow {
   sleepState: ScoreState | null;
   asleepMs: number | null;
   sleepNeededMs: number | null;
+  /** WHOOP's `sleep_needed.need_from_sleep_debt_milli`. */
+  sleepDebtMs: number | null;
   sleepPerformance: number | null;
   sleepEfficiency: number | null;
   cycleState: ScoreState | null;
@@ -35,7 +37,8 @@ const COLUMNS = `
   d."recovery_score_state" AS "recoveryState", d."recovery_score"::float8 AS "recoveryScore",
   d."hrv_rmssd_milli"::float8 AS "hrvMs", d."resting_heart_rate"::float8 AS "restingHeartRate",
   d."sleep_score_state" AS "sleepState", d."asleep_milli"::float8 AS "asleepMs",
-  d."sleep_needed_milli"::float8 AS "sleepNeededMs", d."sleep_performance_percentage"::float8 AS "sleepPerformance",
+  d."sleep_needed_milli"::float8 AS "sleepNeededMs", d."sleep_debt_milli"::float8 AS "sleepDebtMs",
+  d."sleep_performance_percentage"::float8 AS "sleepPerformance",
   d."sleep_efficiency_percentage"::float8 AS "sleepEfficiency", d."cycle_score_state" AS "cycleState",
   d."day_strain"::float8 AS "strain", d."workouts"::int AS "workouts", d."workout_minutes"::int AS "workoutMinutes"`;
 

@@ -34,6 +34,24 @@ export class SlackPoster {
     }
   }
 
+  /**
+   * Shares files in a channel with a message, through Slack's external upload flow (files.getUploadURLExternal →
+   * upload → files.completeUploadExternal); needs the `files:write` scope.
+   */
+  async uploadFiles(channel: string, message: string, files: { data: Buffer; filename: string; title: string }[]): Promise<void> {
+    if (!this.client) throw new Error('SLACK_BOT_TOKEN is not set');
+    try {
+      await this.client.filesUploadV2({
+        channel_id: channel,
+        initial_comment: message,
+        file_uploads: files.map((file) => ({ file: file.data, filename: file.filename, title: file.title })),
+      });
+    } catch (error) {
+      const data = (error as { data?: { error?: string } }).data;
+      throw new Error(`file upload failed: ${data?.error ?? (error as Error).message}`, { cause: error });
+    }
+  }
+
   /** Posts to a slash command's response_url (valid for 30 minutes, works where the bot is not a member). */
   async postToResponseUrl(responseUrl: string, text: string, blocks?: unknown[]): Promise<void> {
     const response = await fetch(responseUrl, {
