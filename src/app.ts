@@ -15,6 +15,7 @@ import whoop from './whoop/plugin.js';
 import sync from './sync/plugin.js';
 import slackSocket from './slack/socket-plugin.js';
 import schedule from './schedule/plugin.js';
+import digests from './reports/plugin.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { statusRoutes } from './http/status.js';
 import webhooks from './webhooks/plugin.js';
@@ -66,6 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(slackSocket, { config });
   // sync/ reports results through an interface; Slack implements it.
   const reporter = new Reporter({
+    db: app.db,
     poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
     reportChannel: config.slack.reportChannel,
     log: app.log.child({ component: 'slack' }),
@@ -73,6 +75,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(sync, { results: reporter, deliveryTimeoutMs: config.slack.resultRetryMs });
   await app.register(schedule, { config });
   await app.register(webhooks);
+  await app.register(digests, { config });
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);

@@ -5,6 +5,9 @@ import { z } from 'zod';
 
 export const DEFAULT_SCHEDULES = '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30';
 
+export const DEFAULT_DIGEST_DAILY = '30 8 * * *';
+export const DEFAULT_DIGEST_WEEKLY = '30 9 * * 0';
+
 export interface Schedule {
   /** Five- or six-field cron expression, evaluated in SYNC_TIMEZONE. */
   cron: string;
@@ -110,6 +113,9 @@ const envSchema = z.object({
   METRICS_TOKEN: optional(text()),
   DASHBOARD_PASSWORD: optional(text()),
   DASHBOARD_SESSION_DAYS: optional(integer(1, 365)).default(7),
+  SLACK_DIGEST_CHANNEL: optional(text()),
+  DIGEST_DAILY: optional(text()).default(DEFAULT_DIGEST_DAILY),
+  DIGEST_WEEKLY: optional(text()).default(DEFAULT_DIGEST_WEEKLY),
   TRUST_PROXY: optional(
     text().refine(
       (value) => /^(true|false|\d{1,2})$/i.test(value) || value.split(',').every((part) => /^[0-9a-fA-F.:/]+$/.test(part.trim())),
@@ -164,6 +170,13 @@ export interface Config {
     timezone: string;
     schedules: Schedule[];
   };
+  /** The morning digest and the weekly report: cron expressions in sync.timezone, null when `off`. */
+  digest: {
+    /** Unset: no digests at all. */
+    channel: string | undefined;
+    daily: string | null;
+    weekly: string | null;
+  };
   metricsToken: string | undefined;
   /** The dashboard is enabled by its password; a sign-in lasts sessionDays. */
   dashboard: {
@@ -209,6 +222,17 @@ export function parseSchedules(value: string): Schedule[] | string {
     schedules.push({ cron, days });
   }
   return schedules;
+}
+
+/** A digest's cron expression, null for `off`, or the problem. */
+export function parseDigestCron(value: string): { cron: string | null } | string {
+  if (/^off$/i.test(value.trim())) return { cron: null };
+  try {
+    new Cron(value.trim(), { paused: true }).stop();
+    return { cron: value.trim() };
+  } catch (error) {
+    return `invalid cron expression (${(error as Error).message}); use e.g. "30 8 * * *" or off`;
+  }
 }
 
 function parseTrustProxy(value: string | undefined): boolean | number | string[] {
@@ -259,13 +283,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   const schedules = parseSchedules(e.SYNC_SCHEDULES);
   if (typeof schedules === 'string') problems.push(`SYNC_SCHEDULES: ${schedules}`);
+  const daily = parseDigestCron(e.DIGEST_DAILY);
+  if (typeof daily === 'string') problems.push(`DIGEST_DAILY: ${daily}`);
+  const weekly = parseDigestCron(e.DIGEST_WEEKLY);
+  if (typeof weekly === 'string') problems.push(`DIGEST_WEEKLY: ${weekly}`);
   if (e.WHOOP_ACCESS_TOKEN && !e.WHOOP_REFRESH_TOKEN) {
     problems.push('WHOOP_ACCESS_TOKEN: is only used together with WHOOP_REFRESH_TOKEN, which is unset');
   }
   if (e.TOKEN_ENCRYPTION_PREVIOUS_KEYS.length > 0 && !e.TOKEN_ENCRYPTION_KEY) {
     problems.push('TOKEN_ENCRYPTION_PREVIOUS_KEYS: is only used together with TOKEN_ENCRYPTION_KEY, which is unset');
   }
-  if (problems.length > 0 || typeof schedules === 'string') throw new ConfigError(problems);
+  if (problems.length > 0 || typeof schedules === 'string' || typeof daily === 'string' || typeof weekly === 'string') {
+    throw new ConfigError(problems);
+  }
   const key = e.TOKEN_ENCRYPTION_KEY ? parseEncryptionKey(e.TOKEN_ENCRYPTION_KEY) : undefined;
   const previousKeys: Buffer[] = [];
   for (const previous of e.TOKEN_ENCRYPTION_PREVIOUS_KEYS) {
@@ -301,6 +331,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
     sync: { timezone: e.SYNC_TIMEZONE, schedules },
+    digest: { channel: e.SLACK_DIGEST_CHANNEL, daily: daily.cron, weekly: weekly.cron },
     metricsToken: e.METRICS_TOKEN,
     dashboard: { password: e.DASHBOARD_PASSWORD, sessionDays: e.DASHBOARD_SESSION_DAYS },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),

@@ -50,5 +50,6 @@ export async function statusSummary(app: FastifyInstance) {
       nextRun: job.nextRun(),
     })),
     webhooks,
+    digests: await app.digests.status(),
   };
 }

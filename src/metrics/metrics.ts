@@ -110,6 +110,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    digests: new Counter({
+      name: 'whoop_sync_digests_total',
+      help: 'Scheduled digests by kind (daily, weekly) and outcome (posted, posted_stale, failed, claimed_elsewhere).',
+      labelNames: ['kind', 'outcome'] as const,
+      registers,
+    }),
   };
 }
 

@@ -3,6 +3,8 @@
 // builds itself (`<@U123>`) are not.
 import type { SyncTrigger } from '../generated/prisma/enums.js';
 import { RESOURCES, type Resource } from '../metrics/metrics.js';
+import type { LatestValues } from '../reports/daily.js';
+import { dayLabel, recovery, round, sleep, strain } from '../reports/format.js';
 import { describeDays } from './days.js';
 
 /** Longest failure text, in characters; keeps a huge error (e.g. an HTML error page) out of the channel. */
@@ -85,6 +87,39 @@ export function successText(summary: SuccessSummary): string {
     `✅ ${who(summary)} done in ${seconds(summary.durationMs)}: ` +
     `last ${describeDays(summary.days)} (${window}), ${accounts}\n${counts}`
   );
+}
+
+/** A message with Block Kit blocks and the plain-text fallback Slack shows in notifications (same content). */
+export interface RichMessage {
+  text: string;
+  blocks: unknown[];
+}
+
+/**
+ * One account's latest values, e.g. "*Jo Tester* · Tue 1 Dec: recovery 72 % 🟢 green · HRV 65 ms · RHR 52 bpm ·
+ * slept 7 h 05 min, performance 88 % · strain 12.4 (Mon 30 Nov)".
+ */
+export function latestValuesLine({ member, latest, lastCompleted }: LatestValues): string {
+  const name = `*${escapeSlackText(member.name)}*`;
+  if (latest === undefined) return `${name}: no data yet`;
+  const parts = [recovery(latest)];
+  if (latest.hrvMs !== null) parts.push(`HRV ${round(latest.hrvMs)} ms`);
+  if (latest.restingHeartRate !== null) parts.push(`RHR ${round(latest.restingHeartRate)} bpm`);
+  parts.push(sleep(latest));
+  parts.push(lastCompleted ? `${strain(lastCompleted)} (${dayLabel(lastCompleted.day)})` : strain(undefined));
+  return `${name} · ${dayLabel(latest.day)}: ${parts.join(' · ')}`;
+}
+
+/** The /sync result: successText's lines, then one line per account with its latest values. */
+export function successMessage(summary: SuccessSummary, accounts: LatestValues[]): RichMessage {
+  const lines = [successText(summary), ...accounts.map(latestValuesLine)];
+  return {
+    text: lines.join('\n'),
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: successText(summary) } },
+      ...accounts.map((account) => ({ type: 'section', text: { type: 'mrkdwn', text: latestValuesLine(account) } })),
+    ],
+  };
 }
 
 /** The visible result of a failed sync: one line, escaped, capped. */

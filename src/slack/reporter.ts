@@ -4,13 +4,17 @@
 //   (in_channel) when the bot cannot post there;
 // - a scheduled sync: SLACK_REPORT_CHANNEL when set (failures always, successes as one short line);
 // - anything else: no message.
+import type { Database } from '../db/database.js';
 import type { SyncOutcome } from '../sync/engine.js';
 import type { ResultSink } from '../sync/dispatcher.js';
 import type { SyncRun } from '../sync/runs.js';
-import { failureText, successText } from './messages.js';
+import { latestValues } from '../reports/daily.js';
+import { failureText, successMessage, successText, type RichMessage } from './messages.js';
 import type { SlackPoster } from './poster.js';
 
 export interface ReporterOptions {
+  /** Read only: the latest values a success message carries (sync_runs is the pipeline's). */
+  db: Database;
   poster: SlackPoster;
   reportChannel: string | undefined;
   log: { warn(details: object, message: string): void };
@@ -21,32 +25,44 @@ export class Reporter implements ResultSink {
 
   /** Sends the result message of a finished run: false when it has none; throws why no path worked. */
   async deliver(outcome: SyncOutcome): Promise<boolean> {
-    const text = this.textFor(outcome);
-    if (text === undefined) return false;
-    await this.send(outcome.run, text);
+    const message = await this.messageFor(outcome);
+    if (message === undefined) return false;
+    await this.send(outcome.run, message);
     return true;
   }
 
-  private textFor(outcome: SyncOutcome): string | undefined {
+  private async messageFor(outcome: SyncOutcome): Promise<Partial<RichMessage> & { text: string } | undefined> {
     const { run } = outcome;
     if (run.trigger === 'slack') {
-      return outcome.status === 'succeeded' ? successText(summary(outcome)) : failureText(outcome.error ?? 'unknown error');
+      return outcome.status === 'succeeded' ? this.withLatestValues(outcome) : { text: failureText(outcome.error ?? 'unknown error') };
     }
     if (run.trigger === 'schedule' && this.options.reportChannel) {
-      return outcome.status === 'succeeded'
-        ? successText(summary(outcome)).split('\n').join(' — ')
-        : failureText(`Scheduled sync failed: ${outcome.error ?? 'unknown error'}`);
+      return {
+        text: outcome.status === 'succeeded'
+          ? successText(summary(outcome)).split('\n').join(' — ')
+          : failureText(`Scheduled sync failed: ${outcome.error ?? 'unknown error'}`),
+      };
     }
     return undefined;
   }
 
-  private async send(run: SyncRun, text: string): Promise<void> {
+  /** The result with each account's latest values; the counts alone when the values cannot be read. */
+  private async withLatestValues(outcome: SyncOutcome): Promise<RichMessage | { text: string }> {
+    try {
+      return successMessage(summary(outcome), await latestValues(this.options.db));
+    } catch (error) {
+      this.options.log.warn({ err: error, runId: outcome.run.id }, 'could not read the latest values for the sync result');
+      return { text: successText(summary(outcome)) };
+    }
+  }
+
+  private async send(run: SyncRun, { text, blocks }: { text: string; blocks?: unknown[] | undefined }): Promise<void> {
     const { poster, log } = this.options;
     const channel = run.trigger === 'slack' ? run.channelId : this.options.reportChannel;
     let postError: Error | undefined;
     if (channel && poster.canPost) {
       try {
-        await poster.postMessage(channel, text);
+        await poster.postMessage(channel, text, blocks);
         return;
       } catch (error) {
         postError = error as Error;
@@ -55,7 +71,7 @@ export class Reporter implements ResultSink {
     }
     if (run.trigger === 'slack' && run.responseUrl) {
       try {
-        await poster.postToResponseUrl(run.responseUrl, text);
+        await poster.postToResponseUrl(run.responseUrl, text, blocks);
         return;
       } catch (error) {
         throw new Error(`${postError ? `${postError.message}; ` : ''}${(error as Error).message}`, { cause: error });

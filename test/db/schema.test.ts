@@ -188,7 +188,7 @@ describe('schema.prisma and the migrations', () => {
   it('describe the same tables, columns, types, keys, indexes and enums', async () => {
     const expected = await schemaShape();
     expect(Object.keys(expected.tables).sort()).toEqual([
-      'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs', 'sync_workers', 'webhook_events', 'whoop_cycles', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts',
+      'digest_posts', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs', 'sync_workers', 'webhook_events', 'whoop_cycles', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts',
     ]);
     expect(await databaseShape(db)).toEqual(expected);
   });

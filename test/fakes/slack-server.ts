@@ -31,6 +31,16 @@ export interface ApiCall {
   error?: string;
 }
 
+/** A file shared through the external upload flow (getUploadURLExternal → upload → completeUploadExternal). */
+export interface CompletedUpload {
+  channel: string;
+  initialComment: string | undefined;
+  blocks: unknown[] | undefined;
+  threadTs: string | undefined;
+  files: { id: string; title: string | undefined; filename: string; bytes: Buffer }[];
+  at: Date;
+}
+
 export interface ResponseUrlPost {
   id: string;
   body: Record<string, unknown>;
@@ -75,6 +85,9 @@ export interface FakeSlack {
   /** Make response_url posts answer this HTTP status (null restores normal behaviour). */
   failResponseUrls(status: number | null): void;
   waitForMessages(count: number, timeoutMs?: number): Promise<PostedMessage[]>;
+  /** Completed file uploads (files.completeUploadExternal), in order. */
+  uploads: CompletedUpload[];
+  waitForUploads(count: number, timeoutMs?: number): Promise<CompletedUpload[]>;
   waitForResponses(count: number, timeoutMs?: number): Promise<ResponseUrlPost[]>;
   /** Forgets recorded messages, calls, responses and faults (arrays are emptied in place). */
   reset(): void;
@@ -110,6 +123,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const messages: PostedMessage[] = [];
   const calls: ApiCall[] = [];
   const responses: ResponseUrlPost[] = [];
+  const uploads: CompletedUpload[] = [];
+  /** Files between getUploadURLExternal and completeUploadExternal; bytes once uploaded. */
+  const pendingFiles = new Map<string, { filename: string; length: number; bytes?: Buffer }>();
+  let fileCounter = 0;
   let queued: FaultRule[] = [];
   let always: FaultRule | null = null;
   let responseUrlStatus: number | null = null;
@@ -161,7 +178,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     });
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, body: Buffer, query: URLSearchParams) {
-    const known = method === 'chat.postMessage' || method === 'auth.test' || method === 'apps.connections.open';
+    const known = ['chat.postMessage', 'auth.test', 'apps.connections.open', 'files.getUploadURLExternal', 'files.completeUploadExternal'].includes(method);
     if (!known) return answer(res, method, 200, { ok: false, error: 'unknown_method' });
 
     const fault = takeFault(method);
@@ -213,6 +230,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const parsed = parseArguments(req.headers['content-type'], body, query);
     if ('error' in parsed) return answer(res, method, 200, { ok: false, error: parsed.error });
     const args = parsed.args;
+    if (method === 'files.getUploadURLExternal') return getUploadUrl(res, args);
+    if (method === 'files.completeUploadExternal') return completeUpload(res, args);
     const channel = typeof args.channel === 'string' ? args.channel.trim() : '';
     if (channel === '') return answer(res, method, 200, { ok: false, error: 'channel_not_found' });
     const text = typeof args.text === 'string' ? args.text : '';
@@ -261,6 +280,92 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         ...(blocks !== undefined ? { blocks } : {}),
         ...(threadTs !== undefined ? { thread_ts: threadTs } : {}),
       },
+    });
+  }
+
+  function getUploadUrl(res: ServerResponse, args: Record<string, unknown>) {
+    const filename = typeof args.filename === 'string' ? args.filename.trim() : '';
+    const length = Number(args.length);
+    if (filename === '' || !Number.isInteger(length) || length < 1) {
+      return answer(res, 'files.getUploadURLExternal', 200, { ok: false, error: 'invalid_arguments' });
+    }
+    fileCounter += 1;
+    const fileId = `F0FAKE${String(fileCounter).padStart(5, '0')}`;
+    pendingFiles.set(fileId, { filename, length });
+    return answer(res, 'files.getUploadURLExternal', 200, { ok: true, upload_url: `${base}/upload/${fileId}`, file_id: fileId });
+  }
+
+  async function handleUpload(req: IncomingMessage, res: ServerResponse, fileId: string, body: Buffer) {
+    const record = (status: number, error?: string) =>
+      calls.push({ method: 'upload', status, at: new Date(), ...(error !== undefined ? { error } : {}) });
+    const pending = pendingFiles.get(fileId);
+    if (req.method !== 'POST' || !pending) {
+      record(404, 'file_not_found');
+      send(res, 404, 'file_not_found');
+      return notify();
+    }
+    let bytes = body;
+    // WebClient sends the file as multipart/form-data; a raw body (curl --data-binary) works too.
+    const contentType = req.headers['content-type'] ?? '';
+    if (contentType.startsWith('multipart/form-data')) {
+      const form = await new Response(new Uint8Array(body), { headers: { 'content-type': contentType } }).formData();
+      const file = [...form.values()].find((value) => typeof value !== 'string');
+      bytes = file && typeof file !== 'string' ? Buffer.from(await file.arrayBuffer()) : Buffer.alloc(0);
+    }
+    if (bytes.length !== pending.length) {
+      record(400, 'length_mismatch');
+      send(res, 400, `length_mismatch: declared ${pending.length}, received ${bytes.length}`);
+      return notify();
+    }
+    pending.bytes = bytes;
+    record(200);
+    send(res, 200, `OK - ${bytes.length}`);
+    notify();
+  }
+
+  function completeUpload(res: ServerResponse, args: Record<string, unknown>) {
+    const method = 'files.completeUploadExternal';
+    let files: unknown = args.files;
+    try {
+      if (typeof files === 'string') files = JSON.parse(files);
+    } catch {
+      return answer(res, method, 200, { ok: false, error: 'invalid_arguments' });
+    }
+    if (!Array.isArray(files) || files.length === 0) return answer(res, method, 200, { ok: false, error: 'invalid_arguments' });
+    const entries = files as { id?: unknown; title?: unknown }[];
+    const done = entries.map((entry) => ({ entry, file: pendingFiles.get(String(entry.id)) }));
+    if (done.some(({ file }) => !file?.bytes)) return answer(res, method, 200, { ok: false, error: 'file_not_found' });
+    const channel = typeof args.channel_id === 'string' ? args.channel_id.trim() : '';
+    const initialComment = typeof args.initial_comment === 'string' ? args.initial_comment : undefined;
+    if (initialComment !== undefined && initialComment.length > MAX_TEXT_LENGTH) return answer(res, method, 200, { ok: false, error: 'msg_too_long' });
+    let blocks = args.blocks;
+    if (typeof blocks === 'string') {
+      try {
+        blocks = JSON.parse(blocks);
+      } catch {
+        return answer(res, method, 200, { ok: false, error: 'invalid_blocks_format' });
+      }
+    }
+    const shared = done.map(({ entry, file }) => ({
+      id: String(entry.id),
+      title: typeof entry.title === 'string' ? entry.title : undefined,
+      filename: file!.filename,
+      bytes: file!.bytes!,
+    }));
+    for (const file of shared) pendingFiles.delete(file.id);
+    if (channel !== '') {
+      uploads.push({
+        channel,
+        initialComment,
+        blocks: Array.isArray(blocks) ? blocks : undefined,
+        threadTs: typeof args.thread_ts === 'string' ? args.thread_ts : undefined,
+        files: shared,
+        at: new Date(),
+      });
+    }
+    return answer(res, method, 200, {
+      ok: true,
+      files: shared.map((file) => ({ id: file.id, name: file.filename, title: file.title ?? file.filename, size: file.bytes.length })),
     });
   }
 
@@ -317,6 +422,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const api = /^\/api\/([A-Za-z0-9_.]+)$/.exec(url.pathname);
       if (api) {
         handleApi(req, res, api[1]!, body, url.searchParams).catch((error: unknown) => {
+          if (!res.headersSent) send(res, 500, `fake Slack crashed: ${String(error)}`);
+        });
+        return;
+      }
+      const upload = /^\/upload\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+      if (upload) {
+        handleUpload(req, res, upload[1]!, body).catch((error: unknown) => {
           if (!res.headersSent) send(res, 500, `fake Slack crashed: ${String(error)}`);
         });
         return;
@@ -379,6 +491,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     messages,
     calls,
     responses,
+    uploads,
     failNext(count, failure, faultOptions = {}) {
       for (let i = 0; i < count; i += 1) queued.push({ failure, method: faultOptions.method });
     },
@@ -391,10 +504,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
     waitForMessages: (count, timeoutMs = 5000) => waitFor('chat.postMessage messages', messages, count, timeoutMs),
     waitForResponses: (count, timeoutMs = 5000) => waitFor('response_url posts', responses, count, timeoutMs),
+    waitForUploads: (count, timeoutMs = 5000) => waitFor('completed file uploads', uploads, count, timeoutMs),
     reset() {
       messages.length = 0;
       calls.length = 0;
       responses.length = 0;
+      uploads.length = 0;
+      pendingFiles.clear();
       queued = [];
       always = null;
       responseUrlStatus = null;

@@ -1,0 +1,107 @@
+// The texts of the morning digest and the weekly report, as pure functions of the rows they describe.
+import { escapeSlackText, type RichMessage } from '../slack/messages.js';
+import type { DailyRow, Member, SportTotal } from './daily.js';
+import { addDays } from './days.js';
+import { change, dayLabel, duration, recovery, round, sleep, strain } from './format.js';
+import { baseline, byDay, flags, weekMeans, HRV_DROP, POOR_SLEEP_PERFORMANCE, type FlagKind, type WeekMeans } from './insights.js';
+
+/** Whether the digest's data could be refreshed first. */
+export type Freshness = { ok: true } | { ok: false; reason: string; lastSuccess: Date | null };
+
+const FLAG_TEXT: Record<FlagKind, string> = {
+  hrv_low: `HRV ${Math.round(HRV_DROP * 100)} % or more below its 30-day mean three days running`,
+  recovery_red: 'recovery red three days running',
+  sleep_poor: `sleep performance below ${POOR_SLEEP_PERFORMANCE} % three nights running`,
+};
+
+function message(title: string, notes: string[], sections: string[]): RichMessage {
+  const head = [`*${title}*`, ...notes].join('\n');
+  return {
+    text: [head, ...sections].join('\n\n'),
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: head } },
+      ...sections.map((text) => ({ type: 'section', text: { type: 'mrkdwn', text } })),
+    ],
+  };
+}
+
+function freshnessNote(freshness: Freshness): string[] {
+  if (freshness.ok) return [];
+  const since = freshness.lastSuccess ? `the last successful sync, ${freshness.lastSuccess.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'no successful sync yet';
+  return [`⚠️ Could not refresh the data first (${escapeSlackText(freshness.reason)}); values are from ${since}.`];
+}
+
+function against(value: number | null, base: number | undefined, unit: string): string {
+  if (value === null) return '';
+  return base === undefined ? `${round(value)} ${unit}` : `${round(value)} ${unit} (${change(value, base)} vs 30-day mean ${round(base)})`;
+}
+
+/** One member's morning lines. */
+export function memberDigest(member: Member, rows: readonly DailyRow[], today: string): string {
+  const name = `*${escapeSlackText(member.name)}*`;
+  const days = byDay(rows.filter((row) => row.day <= today));
+  const latest = [...days.values()].sort((a, b) => a.day.localeCompare(b.day)).at(-1);
+  if (!latest) return `${name}: no data yet.`;
+  const lines = [`${name}${latest.day === today ? '' : ` (latest data: ${dayLabel(latest.day)})`}: ${recovery(latest)}`];
+  const vitals = [
+    latest.hrvMs !== null ? `HRV ${against(latest.hrvMs, baseline(days, latest.day, (row) => row.hrvMs), 'ms')}` : '',
+    latest.restingHeartRate !== null
+      ? `resting HR ${against(latest.restingHeartRate, baseline(days, latest.day, (row) => row.restingHeartRate), 'bpm')}`
+      : '',
+  ].filter(Boolean);
+  if (vitals.length > 0) lines.push(vitals.join(' · '));
+  const night = [sleep(latest)];
+  if (latest.sleepEfficiency !== null) night.push(`efficiency ${round(latest.sleepEfficiency)} %`);
+  if (latest.sleepNeededMs !== null) night.push(`needed ${duration(latest.sleepNeededMs)}`);
+  if (latest.sleepDebtMs !== null) night.push(`sleep debt ${duration(latest.sleepDebtMs)}`);
+  lines.push(`Last night: ${night.join(', ')}`);
+  const yesterday = days.get(addDays(latest.day, -1));
+  lines.push(`Yesterday: ${yesterday ? strain(yesterday) : 'no data'}`);
+  for (const flag of flags(days, latest.day)) lines.push(`🚩 ${FLAG_TEXT[flag]}`);
+  return lines.join('\n');
+}
+
+/** The morning digest: one section per member. */
+export function dailyDigestMessage(input: { today: string; members: Member[]; rows: DailyRow[]; freshness: Freshness }): RichMessage {
+  const { today, members, rows, freshness } = input;
+  const sections = members.map((member) => memberDigest(member, rows.filter((row) => row.userId === member.userId), today));
+  return message(`🌅 Morning digest · ${dayLabel(today)}`, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);
+}
+
+function compare(label: string, week: number | undefined, before: number | undefined, show: (value: number) => string): string {
+  if (week === undefined) return `${label} –`;
+  return before === undefined ? `${label} ${show(week)}` : `${label} ${show(week)} (${change(week, before)} vs ${show(before)})`;
+}
+
+function weekLine(week: WeekMeans, before: WeekMeans): string {
+  return [
+    compare('recovery', week.recovery, before.recovery, (value) => `${round(value)} %`),
+    compare('HRV', week.hrv, before.hrv, (value) => `${round(value)} ms`),
+    compare('resting HR', week.restingHeartRate, before.restingHeartRate, (value) => `${round(value)} bpm`),
+    compare('asleep', week.asleepMs, before.asleepMs, duration),
+    compare('strain', week.strain, before.strain, (value) => round(value, 1)),
+  ].join(' · ');
+}
+
+/** One member's week against the week before, and the week's workouts by sport. */
+export function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly SportTotal[], today: string): string {
+  const name = `*${escapeSlackText(member.name)}*`;
+  const days = byDay(rows);
+  const week = weekMeans(days, today);
+  if (week.days === 0) return `${name}: no data this week.`;
+  const before = weekMeans(days, addDays(today, -7));
+  const workouts = sports.length === 0
+    ? 'no workouts'
+    : sports.map((sport) => `${escapeSlackText(sport.sport)} ${sport.count}× ${duration(sport.minutes * 60_000)}`).join(' · ');
+  return `${name}: means of the last 7 days (vs the 7 before)\n${weekLine(week, before)}\nWorkouts: ${workouts}`;
+}
+
+/** The weekly report (the chart goes with it as a file). */
+export function weeklyReportMessage(input: { today: string; members: Member[]; rows: DailyRow[]; sports: SportTotal[]; freshness: Freshness }): RichMessage {
+  const { today, members, rows, sports, freshness } = input;
+  const sections = members.map((member) =>
+    memberWeek(member, rows.filter((row) => row.userId === member.userId), sports.filter((sport) => sport.userId === member.userId), today),
+  );
+  const title = `📊 Weekly report · ${dayLabel(addDays(today, -6))} – ${dayLabel(today)}`;
+  return message(title, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);
+}

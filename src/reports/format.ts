@@ -1,0 +1,55 @@
+// How the result message, the digest and the report write values, so the three read alike.
+import { recoveryZone } from '../whoop/recovery-zone.js';
+import type { DailyRow, ScoreState } from './daily.js';
+
+const ZONE_EMOJI = { green: '🟢', yellow: '🟡', red: '🔴' } as const;
+
+/** `7 h 05 min` */
+export function duration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const sign = minutes < 0 ? '−' : '';
+  const abs = Math.abs(minutes);
+  return `${sign}${Math.floor(abs / 60)} h ${String(abs % 60).padStart(2, '0')} min`;
+}
+
+export function round(value: number, digits = 0): string {
+  return value.toFixed(digits);
+}
+
+/** `+4 %` / `−12 %` against a baseline. */
+export function change(value: number, baseline: number): string {
+  const percent = Math.round(((value - baseline) / baseline) * 100);
+  return `${percent > 0 ? '+' : percent < 0 ? '−' : '±'}${Math.abs(percent)} %`;
+}
+
+function notScored(what: string, state: ScoreState | null): string | undefined {
+  if (state === 'PENDING_SCORE') return `${what} not scored yet`;
+  if (state === 'UNSCORABLE') return `${what} unscorable`;
+  return undefined;
+}
+
+/** `recovery 72 % 🟢 green`, or why there is none. */
+export function recovery(row: Pick<DailyRow, 'recoveryState' | 'recoveryScore'>): string {
+  if (row.recoveryScore === null) return notScored('recovery', row.recoveryState) ?? 'no recovery';
+  const zone = recoveryZone(row.recoveryScore);
+  return `recovery ${round(row.recoveryScore)} % ${ZONE_EMOJI[zone.name]} ${zone.name}`;
+}
+
+/** `slept 7 h 05 min, performance 88 %`, or why there is no sleep. */
+export function sleep(row: Pick<DailyRow, 'sleepState' | 'asleepMs' | 'sleepPerformance'>): string {
+  if (row.asleepMs === null) return notScored('sleep', row.sleepState) ?? 'no sleep recorded';
+  const performance = row.sleepPerformance === null ? '' : `, performance ${round(row.sleepPerformance)} %`;
+  return `slept ${duration(row.asleepMs)}${performance}`;
+}
+
+/** `strain 12.4`, or why there is none. */
+export function strain(row: Pick<DailyRow, 'cycleState' | 'strain'> | undefined): string {
+  if (row === undefined) return 'no completed day yet';
+  if (row.strain === null) return notScored('strain', row.cycleState) ?? 'no strain';
+  return `strain ${round(row.strain, 1)}`;
+}
+
+/** `Tue 1 Dec` for a `YYYY-MM-DD` day. */
+export function dayLabel(day: string): string {
+  return new Date(`${day}T12:00:00Z`).toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' });
+}

@@ -1,0 +1,36 @@
+// Starts the digest schedules once the app is ready; on shutdown stops them and gives a digest being posted a
+// few seconds to finish.
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { SlackPoster } from '../slack/poster.js';
+import { Digests } from './digests.js';
+
+const DRAIN_MS = 5_000;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    digests: Digests;
+  }
+}
+
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const digests = new Digests({
+      digest: config.digest,
+      timezone: config.sync.timezone,
+      db: app.db,
+      runs: app.syncRuns,
+      dispatcher: app.dispatcher,
+      poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
+      metrics: app.metrics,
+      log: app.log.child({ component: 'digest' }),
+    });
+    app.decorate('digests', digests);
+    app.addHook('onReady', async () => digests.start());
+    app.addHook('preClose', async () => {
+      digests.stop();
+      if (!(await digests.idle(DRAIN_MS))) app.log.warn('a digest was still being prepared at shutdown');
+    });
+  },
+  { name: 'digests', dependencies: ['database', 'metrics', 'sync'] },
+);
