@@ -109,8 +109,7 @@ function pageRoutes(app: FastifyInstance): void {
     reply.header('cache-control', 'no-store');
     return {
       ...summary,
-      // Digests (DIGEST_DAILY, DIGEST_WEEKLY) are scheduled by the digest module: it lists its jobs here.
-      digests: [] as { name: string; nextRun: Date | null }[],
+      digests: summary.digests.map((digest) => ({ name: digest.kind, nextRun: digest.nextRun })),
     };
   });
 
