@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEMO_SIGNING_SECRET } from '../../src/cli/demo-secret.js';
-import { startFakeSlack, type FakeSlack, type PostedMessage } from '../fakes/slack-server.js';
+import { startFakeSlack, type CompletedUpload, type FakeSlack, type PostedMessage } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
 
 const require = createRequire(import.meta.url);
@@ -26,6 +26,7 @@ const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** Public like the demo's signing secret: the demo listens on loopback and holds synthetic data only. */
 const DEMO_DASHBOARD_PASSWORD = 'demo-dashboard';
+const DEMO_DIGEST_CHANNEL = 'C0DIGEST';
 
 export interface DemoOptions {
   port: number;
@@ -73,7 +74,17 @@ function serviceEnvironment({ url, directory, whoop, slack, databaseUrl, member 
     SLACK_BOT_TOKEN: slack.botToken,
     SLACK_SIGNING_SECRET: DEMO_SIGNING_SECRET,
     DASHBOARD_PASSWORD: DEMO_DASHBOARD_PASSWORD,
+    // The digest a minute or two after start and the weekly report a minute later, so both show soon.
+    SLACK_DIGEST_CHANNEL: DEMO_DIGEST_CHANNEL,
+    SYNC_TIMEZONE: 'UTC',
+    DIGEST_DAILY: dailyAt(new Date(Date.now() + 2 * 60_000)),
+    DIGEST_WEEKLY: dailyAt(new Date(Date.now() + 3 * 60_000)),
   };
+}
+
+/** A cron expression firing once a day at the minute of `when` (UTC). */
+function dailyAt(when: Date): string {
+  return `${when.getUTCMinutes()} ${when.getUTCHours()} * * *`;
 }
 
 /** What to try once the demo runs, in plain words. */
@@ -85,6 +96,7 @@ function tryNext({ url, databaseUrl }: Parts, port: number): string[] {
     `The dashboard: ${url}/dashboard   (password: ${DEMO_DASHBOARD_PASSWORD})`,
     `In a second terminal: ${slash}   (a signed /sync 7; prints "⏳ Syncing last 7 days..." and then the result)`,
     `The same as if typed in a channel: ${slash.replace(' 7', ' --channel C0DEMO 7')}   (the result appears here, posted by the bot)`,
+    `In two or three minutes the morning digest and the weekly report (with its chart) appear here, posted in #${DEMO_DIGEST_CHANNEL}.`,
     `Metrics: curl ${url}/metrics`,
     databaseUrl
       ? `The data: psql '${databaseUrl}' -c '${sql}'`
@@ -99,6 +111,11 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const slack = await startFakeSlack({
     botToken: 'xoxb-demo-bot-token',
     onMessage: (message: PostedMessage) => print(`[Slack stand-in] message in #${message.channel}:\n  ${message.text.split('\n').join('\n  ')}`),
+    onUpload: (upload: CompletedUpload) =>
+      print(
+        `[Slack stand-in] file in #${upload.channel}: ${upload.files.map((file) => `${file.filename} (${file.bytes.length} bytes)`).join(', ')}` +
+          (upload.initialComment ? `\n  ${upload.initialComment.split('\n').join('\n  ')}` : ''),
+      ),
   });
   const member = whoop.addMember({ first_name: 'Demo', last_name: 'Member', email: 'demo.member@example.com' });
   whoop.generate(member.user_id, { days: HISTORY_DAYS, seed: 1 });

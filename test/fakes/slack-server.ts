@@ -116,6 +116,8 @@ export interface FakeSlackOptions {
   socket?: FakeSocketModeOptions;
   /** Hears of each accepted chat.postMessage (the demo prints them). */
   onMessage?: (message: PostedMessage) => void;
+  /** Hears of each completed file upload (the demo prints them). */
+  onUpload?: (upload: CompletedUpload) => void;
 }
 
 export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
@@ -354,14 +356,16 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }));
     for (const file of shared) pendingFiles.delete(file.id);
     if (channel !== '') {
-      uploads.push({
+      const upload: CompletedUpload = {
         channel,
         initialComment,
         blocks: Array.isArray(blocks) ? blocks : undefined,
         threadTs: typeof args.thread_ts === 'string' ? args.thread_ts : undefined,
         files: shared,
         at: new Date(),
-      });
+      };
+      uploads.push(upload);
+      options.onUpload?.(upload);
     }
     return answer(res, method, 200, {
       ok: true,
