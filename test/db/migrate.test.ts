@@ -3,7 +3,10 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { applyMigrations, MigrationError, readMigrations, type Migration } from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-const TABLES = ['oauth_states', 'schedule_slots', 'sync_runs', 'whoop_cycles', 'whoop_daily', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts'];
+const TABLES = [
+  'digest_posts', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs', 'sync_workers', 'webhook_events',
+  'whoop_cycles', 'whoop_daily', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts',
+];
 
 async function tables(db: Database): Promise<string[]> {
   const rows = await db.prisma.$queryRaw<{ table_name: string }[]>`
