@@ -57,7 +57,7 @@ describe('/sync over Socket Mode', () => {
     }
     const [message] = await env.slack.waitForMessages(1);
     expect(message!.channel).toBe('C0CHANNEL1');
-    expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in \d+\.\d s: last 7 days \(.* UTC\), 1 account\ncycles \d+ · recoveries \d+ · sleeps \d+ · workouts \d+$/);
+    expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in \d+\.\d s: last 7 days \(.* UTC\), 1 account\ncycles \d+ · recoveries \d+ · sleeps \d+ · workouts \d+\n\*Jo Tester\* · /);
     const run = await prisma().syncRun.findFirstOrThrow();
     expect(run).toMatchObject({ trigger: 'slack', requestedBy: 'U0ALICE001', channelId: 'C0CHANNEL1', days: 7, status: 'succeeded', envelopeId: ack.envelopeId });
     expect(socket().deliveries).toHaveLength(1);
