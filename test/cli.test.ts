@@ -68,7 +68,7 @@ describe('npm run sync', () => {
     expect(result.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^❌ sync failed: WHOOP request GET \/developer\/v2\/cycle failed: HTTP 500 \(after 5 attempts/),
     ]);
-    expect(result.stdout).toMatch(/^counts before the failure \(.+\):\n  cycles +0 written/);
+    expect(result.stdout).toMatch(/^counts before the failure \(.+\):\n {2}cycles +0 written/);
   }, 60_000);
 
   it('WHOOP unreachable: one line, exit 1, no table of zero counts', async () => {

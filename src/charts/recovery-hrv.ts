@@ -9,7 +9,7 @@ export interface ChartDay {
   hrvMs: number | null;
 }
 
-export const CHART_DAYS = 28;
+const CHART_DAYS = 28;
 export const CHART_WIDTH = 720;
 export const CHART_HEIGHT = 320;
 

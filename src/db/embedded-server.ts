@@ -44,7 +44,7 @@ export interface EmbeddedServer {
 }
 
 /** A DATA_DIR this version must not open (e.g. one of the former PGlite default). */
-export class EmbeddedDataError extends Error {
+class EmbeddedDataError extends Error {
   override name = 'EmbeddedDataError';
 }
 

@@ -37,7 +37,7 @@ function against(value: number | null, base: number | undefined, unit: string): 
 }
 
 /** One member's morning lines. */
-export function memberDigest(member: Member, rows: readonly DailyRow[], today: string): string {
+function memberDigest(member: Member, rows: readonly DailyRow[], today: string): string {
   const name = `*${escapeSlackText(member.name)}*`;
   const days = byDay(rows.filter((row) => row.day <= today));
   const latest = [...days.values()].sort((a, b) => a.day.localeCompare(b.day)).at(-1);
@@ -84,7 +84,7 @@ function weekLine(week: WeekMeans, before: WeekMeans): string {
 }
 
 /** One member's week against the week before, and the week's workouts by sport. */
-export function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly SportTotal[], today: string): string {
+function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly SportTotal[], today: string): string {
   const name = `*${escapeSlackText(member.name)}*`;
   const days = byDay(rows);
   const week = weekMeans(days, today);

@@ -23,9 +23,9 @@ export type DigestKind = 'daily' | 'weekly';
 export type DigestOutcome = 'posted' | 'posted_stale' | 'failed' | 'claimed_elsewhere';
 
 /** Data older than this is refreshed before a digest. */
-export const FRESH_MS = 60 * 60_000;
+const FRESH_MS = 60 * 60_000;
 /** Days a refresh before a digest syncs. */
-export const REFRESH_DAYS = 3;
+const REFRESH_DAYS = 3;
 
 export interface DigestsOptions {
   digest: Config['digest'];

@@ -10,7 +10,7 @@ export const POOR_SLEEP_PERFORMANCE = 70;
 
 export type FlagKind = 'hrv_low' | 'recovery_red' | 'sleep_poor';
 
-export function mean(values: readonly (number | null | undefined)[]): number | undefined {
+function mean(values: readonly (number | null | undefined)[]): number | undefined {
   const present = values.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
   return present.length === 0 ? undefined : present.reduce((sum, value) => sum + value, 0) / present.length;
 }

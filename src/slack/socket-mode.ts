@@ -64,7 +64,7 @@ const HELLO_TIMEOUT_MS = 30_000;
 const STOP_MS = 2_000;
 
 /** Exponential backoff with jitter (replicas that lost Slack together do not come back in step). */
-export function backoffMs(failures: number, random = Math.random): number {
+function backoffMs(failures: number, random = Math.random): number {
   if (failures <= 0) return 0;
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (failures - 1));
   return Math.round(ceiling * (0.5 + random() / 2));

@@ -4,7 +4,7 @@ import type { Database } from '../db/database.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
 import type { Resource } from '../metrics/metrics.js';
 
-export interface ResourceCounts {
+interface ResourceCounts {
   upserted: number;
   deleted: number;
 }
@@ -70,7 +70,7 @@ const START_WITH_QUEUED = `
 
 const RUN_COLUMNS = 5;
 /** A worker whose heartbeat is older than this is gone: its runs and results are adopted by a live one. */
-export const WORKER_EXPIRY_SECONDS = 15;
+const WORKER_EXPIRY_SECONDS = 15;
 
 /**
  * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (on

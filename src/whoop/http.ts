@@ -17,8 +17,8 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, maxTotalMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
-export const REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, maxTotalMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface WhoopRequest {
   method: 'GET' | 'POST' | 'DELETE';

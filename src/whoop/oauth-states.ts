@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 
 /** Long enough to log in to WHOOP and approve; short enough that a leaked link soon stops working. */
-export const STATE_TTL_MS = 15 * 60_000;
+const STATE_TTL_MS = 15 * 60_000;
 
 const hash = (state: string) => createHash('sha256').update(state).digest('hex');
 

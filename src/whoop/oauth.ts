@@ -5,7 +5,7 @@ import type { WhoopHttp } from './http.js';
 import { parseResponse, tokenResponseSchema, type TokenResponse } from './schemas.js';
 
 /** Every read scope, plus `offline` — without it WHOOP issues no refresh token and access dies after an hour. */
-export const WHOOP_SCOPES = 'offline read:recovery read:cycles read:workout read:sleep read:profile read:body_measurement';
+const WHOOP_SCOPES = 'offline read:recovery read:cycles read:workout read:sleep read:profile read:body_measurement';
 
 export interface OAuthClientCredentials {
   clientId: string;

@@ -13,7 +13,7 @@ import { tokenStore, type TokenStore } from './token-store.js';
 /** WHOOP allows 100 requests per minute per app; stay a little under it. */
 const REQUESTS_PER_MINUTE = 90;
 
-export interface Whoop {
+interface Whoop {
   api: WhoopApi;
   guard: TokenGuard;
   tokens: TokenStore;

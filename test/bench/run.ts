@@ -314,7 +314,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-main()
+void main()
   .catch((error: unknown) => {
     console.error(`bench: ${(error as Error).stack ?? String(error)}`);
     return 1;

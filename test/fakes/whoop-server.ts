@@ -14,9 +14,9 @@ import type { AddressInfo } from 'node:net';
 // Public types: the exact JSON records the fake serves.
 // ---------------------------------------------------------------------------------------------------------
 
-export type ScoreState = 'SCORED' | 'PENDING_SCORE' | 'UNSCORABLE';
+type ScoreState = 'SCORED' | 'PENDING_SCORE' | 'UNSCORABLE';
 
-export interface CycleScore {
+interface CycleScore {
   strain: number;
   kilojoule: number;
   average_heart_rate: number;
@@ -37,7 +37,7 @@ export interface Cycle {
   score?: CycleScore;
 }
 
-export interface SleepStageSummary {
+interface SleepStageSummary {
   total_in_bed_time_milli: number;
   total_awake_time_milli: number;
   total_no_data_time_milli: number;
@@ -48,14 +48,14 @@ export interface SleepStageSummary {
   disturbance_count: number;
 }
 
-export interface SleepNeeded {
+interface SleepNeeded {
   baseline_milli: number;
   need_from_sleep_debt_milli: number;
   need_from_recent_strain_milli: number;
   need_from_recent_nap_milli: number;
 }
 
-export interface SleepScore {
+interface SleepScore {
   stage_summary: SleepStageSummary;
   sleep_needed: SleepNeeded;
   respiratory_rate: number;
@@ -79,7 +79,7 @@ export interface Sleep {
   score?: SleepScore;
 }
 
-export interface RecoveryScore {
+interface RecoveryScore {
   user_calibrating: boolean;
   recovery_score: number;
   resting_heart_rate: number;
@@ -98,7 +98,7 @@ export interface Recovery {
   score?: RecoveryScore;
 }
 
-export interface ZoneDurations {
+interface ZoneDurations {
   zone_zero_milli: number;
   zone_one_milli: number;
   zone_two_milli: number;
@@ -107,7 +107,7 @@ export interface ZoneDurations {
   zone_five_milli: number;
 }
 
-export interface WorkoutScore {
+interface WorkoutScore {
   strain: number;
   average_heart_rate: number;
   max_heart_rate: number;
@@ -135,7 +135,7 @@ export interface Workout {
 }
 
 /** `GET /v2/user/profile/basic`. */
-export interface Profile {
+interface Profile {
   user_id: number;
   email: string;
   first_name: string;
@@ -143,7 +143,7 @@ export interface Profile {
 }
 
 /** `GET /v2/user/measurement/body`. */
-export interface BodyMeasurement {
+interface BodyMeasurement {
   height_meter: number;
   weight_kilogram: number;
   max_heart_rate: number;
@@ -154,7 +154,7 @@ export interface Member extends Profile {
   body: BodyMeasurement;
 }
 
-export interface RequestLogEntry {
+interface RequestLogEntry {
   method: string;
   /** Raw path without the query, e.g. `/developer/v2/cycle`. */
   path: string;
@@ -200,14 +200,14 @@ export interface FakeWhoopOptions {
   minimalPages?: boolean;
 }
 
-export interface FailFault {
+interface FailFault {
   status: 429 | 500 | 502 | 503;
   /** Matches `/developer/v2/...` paths, or the same path without `/developer`, or OAuth paths when given. */
   pathPrefix?: string;
   headers?: Record<string, string>;
 }
 
-export type MalformKind = 'invalid-json' | 'truncated' | 'wrong-shape';
+type MalformKind = 'invalid-json' | 'truncated' | 'wrong-shape';
 
 export interface IssuedGrant {
   access_token: string;
@@ -248,7 +248,7 @@ export interface WebhookDeliveryOptions {
   secret?: string;
 }
 
-export interface WebhookDeliveryResult {
+interface WebhookDeliveryResult {
   event: WebhookEvent;
   /** The status of each attempt; 0 when the request failed or timed out. */
   attempts: number[];
@@ -1293,7 +1293,7 @@ class FakeWhoopServer implements FakeWhoop {
       if (attempt > 0) await this.timers.sleep(delays[attempt - 1]!);
       const timestamp = String(options.timestampMs ?? Date.now());
       const signature = createHmac('sha256', options.secret ?? this.clientSecret).update(timestamp + body).digest('base64');
-      let status = 0;
+      let status: number;
       try {
         const response = await fetch(url, {
           method: 'POST',

@@ -22,7 +22,7 @@ function offsetMinutes(label: string): number {
 const localDate = (iso: string, offset: string) => new Date(Date.parse(iso) + offsetMinutes(offset) * 60_000).toISOString().slice(0, 10);
 
 /** The first day of a range of `range` days ending today (UTC, the tests' SYNC_TIMEZONE). */
-export function firstDay(range: number, now = new Date()): string {
+function firstDay(range: number, now = new Date()): string {
   const start = new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
   start.setUTCDate(start.getUTCDate() - (range - 1));
   return start.toISOString().slice(0, 10);
