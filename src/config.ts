@@ -136,7 +136,10 @@ export interface Config {
   slack: {
     signingSecret: string | undefined;
     botToken: string | undefined;
-    /** App-level token (`xapp-…`): set, slash commands also arrive over Socket Mode, and no signing secret is needed. */
+    /**
+     * App-level token (`xapp-…`): set, slash commands also arrive over Socket Mode, and no signing secret is
+     * needed.
+     */
     appToken: string | undefined;
     /** Always ends with `/`, as @slack/web-api requires. */
     apiUrl: string;
@@ -300,7 +303,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const previousKeys: Buffer[] = [];
   for (const previous of e.TOKEN_ENCRYPTION_PREVIOUS_KEYS) {
     // The current key and repeats add nothing.
-    if (!(key && previous.equals(key)) && !previousKeys.some((known) => known.equals(previous))) previousKeys.push(previous);
+    if (!(key && previous.equals(key)) && !previousKeys.some((known) => known.equals(previous))) {
+      previousKeys.push(previous);
+    }
   }
 
   return {

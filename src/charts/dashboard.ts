@@ -103,7 +103,12 @@ const restingHeartRateChart = (days: DailyPoint[]) =>
 function sleepChart(days: DailyPoint[]): TopLevelSpec {
   const slept = present(days, 'lightSleepHours');
   const stages = slept.flatMap((day) =>
-    [day.lightSleepHours, day.slowWaveSleepHours, day.remSleepHours].map((hours, index) => ({ day: day.day, stage: SLEEP_STAGES[index], order: index, hours })),
+    [day.lightSleepHours, day.slowWaveSleepHours, day.remSleepHours].map((hours, index) => ({
+      day: day.day,
+      stage: SLEEP_STAGES[index],
+      order: index,
+      hours,
+    })),
   );
   const performance = present(days, 'sleepPerformance').map((day) => ({ day: day.day, performance: day.sleepPerformance }));
   return {
@@ -137,7 +142,9 @@ function sleepChart(days: DailyPoint[]): TopLevelSpec {
 
 function strainChart(days: DailyPoint[]): TopLevelSpec {
   const strain = present(days, 'strain').map((day) => ({ day: day.day, strain: day.strain }));
-  const workouts = days.filter((day) => day.workouts > 0).map((day) => ({ day: day.day, workouts: day.workouts, minutes: day.workoutMinutes }));
+  const workouts = days
+    .filter((day) => day.workouts > 0)
+    .map((day) => ({ day: day.day, workouts: day.workouts, minutes: day.workoutMinutes }));
   return {
     ...base('Day strain (bars) and minutes of workouts (triangles)'),
     encoding: { x: dayAxis },

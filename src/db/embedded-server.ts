@@ -321,7 +321,11 @@ function rootHint(account: Account | undefined): string {
     : '';
 }
 
-function run(command: string, args: string[], account: Account | undefined): Promise<{ code: number | null; text: string }> {
+function run(
+  command: string,
+  args: string[],
+  account: Account | undefined,
+): Promise<{ code: number | null; text: string }> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { ...(account ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';

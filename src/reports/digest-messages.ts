@@ -62,13 +62,25 @@ function memberDigest(member: Member, rows: readonly DailyRow[], today: string):
 }
 
 /** The morning digest: one section per member. */
-export function dailyDigestMessage(input: { today: string; members: Member[]; rows: DailyRow[]; freshness: Freshness }): RichMessage {
+export function dailyDigestMessage(input: {
+  today: string;
+  members: Member[];
+  rows: DailyRow[];
+  freshness: Freshness;
+}): RichMessage {
   const { today, members, rows, freshness } = input;
-  const sections = members.map((member) => memberDigest(member, rows.filter((row) => row.userId === member.userId), today));
+  const sections = members.map((member) =>
+    memberDigest(member, rows.filter((row) => row.userId === member.userId), today),
+  );
   return message(`🌅 Morning digest · ${dayLabel(today)}`, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);
 }
 
-function compare(label: string, week: number | undefined, before: number | undefined, show: (value: number) => string): string {
+function compare(
+  label: string,
+  week: number | undefined,
+  before: number | undefined,
+  show: (value: number) => string,
+): string {
   if (week === undefined) return `${label} –`;
   return before === undefined ? `${label} ${show(week)}` : `${label} ${show(week)} (${change(week, before)} vs ${show(before)})`;
 }
@@ -97,10 +109,21 @@ function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly 
 }
 
 /** The weekly report (the chart goes with it as a file). */
-export function weeklyReportMessage(input: { today: string; members: Member[]; rows: DailyRow[]; sports: SportTotal[]; freshness: Freshness }): RichMessage {
+export function weeklyReportMessage(input: {
+  today: string;
+  members: Member[];
+  rows: DailyRow[];
+  sports: SportTotal[];
+  freshness: Freshness;
+}): RichMessage {
   const { today, members, rows, sports, freshness } = input;
   const sections = members.map((member) =>
-    memberWeek(member, rows.filter((row) => row.userId === member.userId), sports.filter((sport) => sport.userId === member.userId), today),
+    memberWeek(
+      member,
+      rows.filter((row) => row.userId === member.userId),
+      sports.filter((sport) => sport.userId === member.userId),
+      today,
+    ),
   );
   const title = `📊 Weekly report · ${dayLabel(addDays(today, -6))} – ${dayLabel(today)}`;
   return message(title, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);

@@ -65,7 +65,9 @@ export class WhoopHttp {
   async request(request: WhoopRequest): Promise<WhoopResponse> {
     const { metrics, log } = this.options;
     const url = new URL(this.options.apiUrl + request.path);
-    for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
     const started = Date.now();
     const what = `${request.method} ${request.path}`;
 

@@ -14,13 +14,17 @@ export function oauthStates(db: Database) {
     async issue(now = new Date()): Promise<string> {
       const state = randomBytes(32).toString('base64url');
       await prisma.oAuthState.deleteMany({ where: { expiresAt: { lt: now } } });
-      await prisma.oAuthState.create({ data: { stateHash: hash(state), expiresAt: new Date(now.getTime() + STATE_TTL_MS) } });
+      await prisma.oAuthState.create({
+        data: { stateHash: hash(state), expiresAt: new Date(now.getTime() + STATE_TTL_MS) },
+      });
       return state;
     },
 
     /** True once for a state this service issued and that has not expired; false for anything else. */
     async consume(state: string, now = new Date()): Promise<boolean> {
-      const { count } = await prisma.oAuthState.deleteMany({ where: { stateHash: hash(state), expiresAt: { gte: now } } });
+      const { count } = await prisma.oAuthState.deleteMany({
+        where: { stateHash: hash(state), expiresAt: { gte: now } },
+      });
       return count === 1;
     },
   };

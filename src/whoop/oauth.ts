@@ -39,7 +39,11 @@ export class WhoopOAuth {
 
   // Codes and refresh tokens are single-use, so neither request is repeated once it may have reached WHOOP.
   private async token(params: Record<string, string>): Promise<TokenResponse> {
-    const body = new URLSearchParams({ ...params, client_id: this.credentials.clientId, client_secret: this.credentials.clientSecret });
+    const body = new URLSearchParams({
+      ...params,
+      client_id: this.credentials.clientId,
+      client_secret: this.credentials.clientSecret,
+    });
     const response = await this.http.request({
       method: 'POST',
       path: '/oauth/oauth2/token',
