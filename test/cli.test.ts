@@ -45,7 +45,11 @@ describe('npm run sync', () => {
     const { expected, stored, run } = await withDatabase(async (db) => {
       const run = await db.prisma.syncRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
       const window = { start: run.windowStart!, end: run.windowEnd! };
-      return { run, expected: expectedIds(whoop, member.user_id, window), stored: await storedIds(db, BigInt(member.user_id)) };
+      return {
+        run,
+        expected: expectedIds(whoop, member.user_id, window),
+        stored: await storedIds(db, BigInt(member.user_id)),
+      };
     });
     expect(run).toMatchObject({ trigger: 'cli', status: 'succeeded', days: 30 });
     expect(stored).toEqual(expected);

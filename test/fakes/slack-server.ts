@@ -160,7 +160,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     res.end(text);
   };
 
-  const answer = (res: ServerResponse, method: string, status: number, body: unknown, headers?: Record<string, string>) => {
+  const answer = (
+    res: ServerResponse,
+    method: string,
+    status: number,
+    body: unknown,
+    headers?: Record<string, string>,
+  ) => {
     const error =
       typeof body === 'object' && body !== null && (body as { ok?: unknown }).ok === false
         ? String((body as { error?: unknown }).error)
@@ -179,7 +185,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       timers.add(timer);
     });
 
-  async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, body: Buffer, query: URLSearchParams) {
+  async function handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    body: Buffer,
+    query: URLSearchParams,
+  ) {
     const known = ['chat.postMessage', 'auth.test', 'apps.connections.open', 'files.getUploadURLExternal', 'files.completeUploadExternal'].includes(method);
     if (!known) return answer(res, method, 200, { ok: false, error: 'unknown_method' });
 
@@ -369,7 +381,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     return answer(res, method, 200, {
       ok: true,
-      files: shared.map((file) => ({ id: file.id, name: file.filename, title: file.title ?? file.filename, size: file.bytes.length })),
+      files: shared.map((file) => ({
+        id: file.id,
+        name: file.filename,
+        title: file.title ?? file.filename,
+        size: file.bytes.length,
+      })),
     });
   }
 

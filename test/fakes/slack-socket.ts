@@ -93,7 +93,11 @@ interface Connection {
   ws: WebSocket;
 }
 
-export function createFakeSocketMode(base: string, responseUrl: () => string, options: FakeSocketModeOptions = {}): FakeSocketMode {
+export function createFakeSocketMode(
+  base: string,
+  responseUrl: () => string,
+  options: FakeSocketModeOptions = {},
+): FakeSocketMode {
   const appToken = options.appToken ?? FAKE_APP_TOKEN;
   const redeliverAfterMs = options.redeliverAfterMs ?? 3000;
   const maxDeliveries = options.maxDeliveries ?? 4;
@@ -142,7 +146,12 @@ export function createFakeSocketMode(base: string, responseUrl: () => string, op
     envelope.attempts++;
     envelope.lastDeliveredAt = performance.now();
     connection.ws.send(envelope.message);
-    state.deliveries.push({ envelopeId: envelope.id, connection: connection.id, attempt: envelope.attempts, at: new Date() });
+    state.deliveries.push({
+      envelopeId: envelope.id,
+      connection: connection.id,
+      attempt: envelope.attempts,
+      at: new Date(),
+    });
     envelope.timer = later(redeliverAfterMs, () => deliver(envelope));
     notify();
   }
