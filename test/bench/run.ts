@@ -235,7 +235,8 @@ function printFootprint(result: FootprintResult): void {
         r.skipped
           ? [r.name, undefined, undefined, undefined, undefined, undefined, undefined, undefined, r.skipped]
           : [
-              r.name, r.readyMs, r.readyRatio, r.processes, r.idlePssMiB, r.pssRatio, r.syncPeakPssMiB, r.syncMs, undefined,
+              r.name, r.readyMs, r.readyRatio, r.processes, r.idlePssMiB,
+              r.pssRatio, r.syncPeakPssMiB, r.syncMs, undefined,
             ],
       ),
     ),
