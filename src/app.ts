@@ -38,7 +38,9 @@ export interface AppOptions {
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? loggerOptions(config) }),
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? loggerOptions(config) }),
     // Slack and WHOOP never send large bodies; anything bigger is refused before it is buffered.
     bodyLimit: 64 * 1024,
     // Fastify's default of 10 s per plugin is too short for the database's: on a first start it creates the

@@ -5,8 +5,8 @@ import { z } from 'zod';
 
 export const DEFAULT_SCHEDULES = '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30';
 
-export const DEFAULT_DIGEST_DAILY = '30 8 * * *';
-export const DEFAULT_DIGEST_WEEKLY = '30 9 * * 0';
+const DEFAULT_DIGEST_DAILY = '30 8 * * *';
+const DEFAULT_DIGEST_WEEKLY = '30 9 * * 0';
 
 export interface Schedule {
   /** Five- or six-field cron expression, evaluated in SYNC_TIMEZONE. */
@@ -40,7 +40,7 @@ const integer = (min: number, max: number) =>
 const KEY_FORMAT = 'must be 32 bytes, as 64 hex characters or base64 (e.g. openssl rand -base64 32)';
 
 /** A 256-bit key written as 64 hex characters or as base64 (44 characters; the URL-safe alphabet works too). */
-export function parseEncryptionKey(value: string): Buffer | undefined {
+function parseEncryptionKey(value: string): Buffer | undefined {
   const text = value.trim();
   if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
@@ -136,7 +136,10 @@ export interface Config {
   slack: {
     signingSecret: string | undefined;
     botToken: string | undefined;
-    /** App-level token (`xapp-…`): set, slash commands also arrive over Socket Mode, and no signing secret is needed. */
+    /**
+     * App-level token (`xapp-…`): set, slash commands also arrive over Socket Mode, and no signing secret is
+     * needed.
+     */
     appToken: string | undefined;
     /** Always ends with `/`, as @slack/web-api requires. */
     apiUrl: string;
@@ -225,7 +228,7 @@ export function parseSchedules(value: string): Schedule[] | string {
 }
 
 /** A digest's cron expression, null for `off`, or the problem. */
-export function parseDigestCron(value: string): { cron: string | null } | string {
+function parseDigestCron(value: string): { cron: string | null } | string {
   if (/^off$/i.test(value.trim())) return { cron: null };
   try {
     new Cron(value.trim(), { paused: true }).stop();
@@ -300,7 +303,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const previousKeys: Buffer[] = [];
   for (const previous of e.TOKEN_ENCRYPTION_PREVIOUS_KEYS) {
     // The current key and repeats add nothing.
-    if (!(key && previous.equals(key)) && !previousKeys.some((known) => known.equals(previous))) previousKeys.push(previous);
+    if (!(key && previous.equals(key)) && !previousKeys.some((known) => known.equals(previous))) {
+      previousKeys.push(previous);
+    }
   }
 
   return {

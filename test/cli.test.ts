@@ -45,7 +45,11 @@ describe('npm run sync', () => {
     const { expected, stored, run } = await withDatabase(async (db) => {
       const run = await db.prisma.syncRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
       const window = { start: run.windowStart!, end: run.windowEnd! };
-      return { run, expected: expectedIds(whoop, member.user_id, window), stored: await storedIds(db, BigInt(member.user_id)) };
+      return {
+        run,
+        expected: expectedIds(whoop, member.user_id, window),
+        stored: await storedIds(db, BigInt(member.user_id)),
+      };
     });
     expect(run).toMatchObject({ trigger: 'cli', status: 'succeeded', days: 30 });
     expect(stored).toEqual(expected);
@@ -68,7 +72,7 @@ describe('npm run sync', () => {
     expect(result.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^❌ sync failed: WHOOP request GET \/developer\/v2\/cycle failed: HTTP 500 \(after 5 attempts/),
     ]);
-    expect(result.stdout).toMatch(/^counts before the failure \(.+\):\n  cycles +0 written/);
+    expect(result.stdout).toMatch(/^counts before the failure \(.+\):\n {2}cycles +0 written/);
   }, 60_000);
 
   it('WHOOP unreachable: one line, exit 1, no table of zero counts', async () => {

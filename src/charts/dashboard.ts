@@ -47,7 +47,7 @@ function base(description: string) {
 
 const present = <K extends keyof DailyPoint>(days: DailyPoint[], key: K) => days.filter((day) => day[key] !== null);
 
-export function recoveryChart(days: DailyPoint[]): TopLevelSpec {
+function recoveryChart(days: DailyPoint[]): TopLevelSpec {
   const values = present(days, 'recoveryScore').map((day) => ({ day: day.day, score: day.recoveryScore, zone: zoneName(recoveryZone(day.recoveryScore!)) }));
   return {
     ...base('Recovery by day, coloured by zone'),
@@ -94,16 +94,21 @@ function withMean(description: string, days: DailyPoint[], value: 'hrv' | 'resti
   };
 }
 
-export const hrvChart = (days: DailyPoint[]) =>
+const hrvChart = (days: DailyPoint[]) =>
   withMean('HRV (RMSSD) by day with its 30-day mean (dashed)', days, 'hrv', 'hrvMean30', 'HRV ms', 'hrv', '#2563eb');
 
-export const restingHeartRateChart = (days: DailyPoint[]) =>
+const restingHeartRateChart = (days: DailyPoint[]) =>
   withMean('Resting heart rate by day with its 30-day mean (dashed)', days, 'restingHeartRate', 'restingHeartRateMean30', 'Resting HR bpm', 'resting_hr', '#db2777');
 
-export function sleepChart(days: DailyPoint[]): TopLevelSpec {
+function sleepChart(days: DailyPoint[]): TopLevelSpec {
   const slept = present(days, 'lightSleepHours');
   const stages = slept.flatMap((day) =>
-    [day.lightSleepHours, day.slowWaveSleepHours, day.remSleepHours].map((hours, index) => ({ day: day.day, stage: SLEEP_STAGES[index], order: index, hours })),
+    [day.lightSleepHours, day.slowWaveSleepHours, day.remSleepHours].map((hours, index) => ({
+      day: day.day,
+      stage: SLEEP_STAGES[index],
+      order: index,
+      hours,
+    })),
   );
   const performance = present(days, 'sleepPerformance').map((day) => ({ day: day.day, performance: day.sleepPerformance }));
   return {
@@ -135,9 +140,11 @@ export function sleepChart(days: DailyPoint[]): TopLevelSpec {
   };
 }
 
-export function strainChart(days: DailyPoint[]): TopLevelSpec {
+function strainChart(days: DailyPoint[]): TopLevelSpec {
   const strain = present(days, 'strain').map((day) => ({ day: day.day, strain: day.strain }));
-  const workouts = days.filter((day) => day.workouts > 0).map((day) => ({ day: day.day, workouts: day.workouts, minutes: day.workoutMinutes }));
+  const workouts = days
+    .filter((day) => day.workouts > 0)
+    .map((day) => ({ day: day.day, workouts: day.workouts, minutes: day.workoutMinutes }));
   return {
     ...base('Day strain (bars) and minutes of workouts (triangles)'),
     encoding: { x: dayAxis },

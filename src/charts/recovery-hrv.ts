@@ -9,7 +9,7 @@ export interface ChartDay {
   hrvMs: number | null;
 }
 
-export const CHART_DAYS = 28;
+const CHART_DAYS = 28;
 export const CHART_WIDTH = 720;
 export const CHART_HEIGHT = 320;
 
@@ -20,7 +20,10 @@ const DAY_MS = 86_400_000;
  * WHOOP zone, HRV as a line on a second axis. Plain JSON, so a page can render the same spec with vega-embed.
  * Dates are UTC calendar dates so that neither the server's nor the browser's timezone shifts a bar.
  */
-export function recoveryHrvChart(rows: readonly ChartDay[], options: { endDay?: string; title?: string } = {}): TopLevelSpec {
+export function recoveryHrvChart(
+  rows: readonly ChartDay[],
+  options: { endDay?: string; title?: string } = {},
+): TopLevelSpec {
   const endDay = options.endDay ?? rows.reduce((latest, row) => (row.day > latest ? row.day : latest), '');
   const end = endDay ? Date.parse(`${endDay}T00:00:00Z`) : Date.now();
   const start = end - (CHART_DAYS - 1) * DAY_MS;

@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
  * The font is shipped with the package (DejaVu Sans from npm) instead of read from the system: resvg draws no text
  * without a font, and slim images carry none.
  */
-export const CHART_FONT_FAMILY = 'DejaVu Sans';
+const CHART_FONT_FAMILY = 'DejaVu Sans';
 const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((file) =>
   require.resolve(`dejavu-fonts-ttf/ttf/${file}`),
 );

@@ -124,9 +124,18 @@ function pageRoutes(app: FastifyInstance): void {
       const from = rangeStart(range, app.config.sync.timezone, new Date());
       const points = await days.since(userId, from);
       const zones = Object.fromEntries(RECOVERY_ZONES.map((zone) => [zoneName(zone), 0]));
-      for (const point of points) if (point.recoveryScore !== null) zones[zoneName(recoveryZone(point.recoveryScore))]! += 1;
+      for (const point of points) {
+        if (point.recoveryScore !== null) zones[zoneName(recoveryZone(point.recoveryScore))]! += 1;
+      }
       reply.header('cache-control', 'no-store');
-      return { userId: request.params.userId, range, from, days: points.length, recoveryZones: zones, charts: dashboardCharts(points) };
+      return {
+        userId: request.params.userId,
+        range,
+        from,
+        days: points.length,
+        recoveryZones: zones,
+        charts: dashboardCharts(points),
+      };
     },
   );
 }

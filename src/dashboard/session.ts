@@ -17,7 +17,7 @@ declare module '@fastify/secure-session' {
   }
 }
 
-export const SESSION_COOKIE = 'whoop_sync_session';
+const SESSION_COOKIE = 'whoop_sync_session';
 const DAY_MS = 86_400_000;
 
 /**

@@ -10,7 +10,7 @@ export interface WaitOptions {
   onRetry(attempt: number, delayMs: number, error: Error): void;
 }
 
-export class DatabaseUnreachableError extends Error {
+class DatabaseUnreachableError extends Error {
   override name = 'DatabaseUnreachableError';
 }
 

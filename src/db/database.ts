@@ -8,8 +8,6 @@ import pg from 'pg';
 import { openEmbeddedServer } from './embedded-server.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
-export type { PrismaClient };
-
 /** One connection inside an open transaction. */
 export interface SqlSession {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -43,7 +41,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export type LockResult<T> = { acquired: true; value: T } | { acquired: false };
+type LockResult<T> = { acquired: true; value: T } | { acquired: false };
 
 export interface DatabaseOptions {
   databaseUrl: string | undefined;

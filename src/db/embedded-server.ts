@@ -44,7 +44,7 @@ export interface EmbeddedServer {
 }
 
 /** A DATA_DIR this version must not open (e.g. one of the former PGlite default). */
-export class EmbeddedDataError extends Error {
+class EmbeddedDataError extends Error {
   override name = 'EmbeddedDataError';
 }
 
@@ -321,7 +321,11 @@ function rootHint(account: Account | undefined): string {
     : '';
 }
 
-function run(command: string, args: string[], account: Account | undefined): Promise<{ code: number | null; text: string }> {
+function run(
+  command: string,
+  args: string[],
+  account: Account | undefined,
+): Promise<{ code: number | null; text: string }> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { ...(account ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';

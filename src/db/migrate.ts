@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Database, SqlSession } from './database.js';
 
 /** The folder of the migrations, next to src/ and dist/ alike. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
 
 /** Prisma migrate's own advisory lock key, so this runner and `prisma migrate deploy` exclude each other. */
 const MIGRATION_LOCK_KEY = 72707369;

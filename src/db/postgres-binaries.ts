@@ -56,6 +56,7 @@ async function hydrateSymlinks(root: string): Promise<void> {
       throw new Error(
         `Cannot create the embedded PostgreSQL server's library link ${link} (${code ?? String(error)}). ` +
           `Run whoop-sync once as the owner of node_modules, or install with scripts allowed for ${relative(join(root, '../..'), root)}.`,
+        { cause: error },
       );
     }
   }

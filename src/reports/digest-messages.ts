@@ -37,7 +37,7 @@ function against(value: number | null, base: number | undefined, unit: string): 
 }
 
 /** One member's morning lines. */
-export function memberDigest(member: Member, rows: readonly DailyRow[], today: string): string {
+function memberDigest(member: Member, rows: readonly DailyRow[], today: string): string {
   const name = `*${escapeSlackText(member.name)}*`;
   const days = byDay(rows.filter((row) => row.day <= today));
   const latest = [...days.values()].sort((a, b) => a.day.localeCompare(b.day)).at(-1);
@@ -62,13 +62,25 @@ export function memberDigest(member: Member, rows: readonly DailyRow[], today: s
 }
 
 /** The morning digest: one section per member. */
-export function dailyDigestMessage(input: { today: string; members: Member[]; rows: DailyRow[]; freshness: Freshness }): RichMessage {
+export function dailyDigestMessage(input: {
+  today: string;
+  members: Member[];
+  rows: DailyRow[];
+  freshness: Freshness;
+}): RichMessage {
   const { today, members, rows, freshness } = input;
-  const sections = members.map((member) => memberDigest(member, rows.filter((row) => row.userId === member.userId), today));
+  const sections = members.map((member) =>
+    memberDigest(member, rows.filter((row) => row.userId === member.userId), today),
+  );
   return message(`🌅 Morning digest · ${dayLabel(today)}`, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);
 }
 
-function compare(label: string, week: number | undefined, before: number | undefined, show: (value: number) => string): string {
+function compare(
+  label: string,
+  week: number | undefined,
+  before: number | undefined,
+  show: (value: number) => string,
+): string {
   if (week === undefined) return `${label} –`;
   return before === undefined ? `${label} ${show(week)}` : `${label} ${show(week)} (${change(week, before)} vs ${show(before)})`;
 }
@@ -84,7 +96,7 @@ function weekLine(week: WeekMeans, before: WeekMeans): string {
 }
 
 /** One member's week against the week before, and the week's workouts by sport. */
-export function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly SportTotal[], today: string): string {
+function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly SportTotal[], today: string): string {
   const name = `*${escapeSlackText(member.name)}*`;
   const days = byDay(rows);
   const week = weekMeans(days, today);
@@ -97,10 +109,21 @@ export function memberWeek(member: Member, rows: readonly DailyRow[], sports: re
 }
 
 /** The weekly report (the chart goes with it as a file). */
-export function weeklyReportMessage(input: { today: string; members: Member[]; rows: DailyRow[]; sports: SportTotal[]; freshness: Freshness }): RichMessage {
+export function weeklyReportMessage(input: {
+  today: string;
+  members: Member[];
+  rows: DailyRow[];
+  sports: SportTotal[];
+  freshness: Freshness;
+}): RichMessage {
   const { today, members, rows, sports, freshness } = input;
   const sections = members.map((member) =>
-    memberWeek(member, rows.filter((row) => row.userId === member.userId), sports.filter((sport) => sport.userId === member.userId), today),
+    memberWeek(
+      member,
+      rows.filter((row) => row.userId === member.userId),
+      sports.filter((sport) => sport.userId === member.userId),
+      today,
+    ),
   );
   const title = `📊 Weekly report · ${dayLabel(addDays(today, -6))} – ${dayLabel(today)}`;
   return message(title, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);

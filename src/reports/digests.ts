@@ -23,9 +23,9 @@ export type DigestKind = 'daily' | 'weekly';
 export type DigestOutcome = 'posted' | 'posted_stale' | 'failed' | 'claimed_elsewhere';
 
 /** Data older than this is refreshed before a digest. */
-export const FRESH_MS = 60 * 60_000;
+const FRESH_MS = 60 * 60_000;
 /** Days a refresh before a digest syncs. */
-export const REFRESH_DAYS = 3;
+const REFRESH_DAYS = 3;
 
 export interface DigestsOptions {
   digest: Config['digest'];
@@ -130,7 +130,11 @@ export class Digests {
   }
 
   /** Syncs the last few days when the last successful sync is older than FRESH_MS. */
-  private async refresh(kind: DigestKind, schedule: string, slot: Date): Promise<{ freshness: Freshness; runId: number | null }> {
+  private async refresh(
+    kind: DigestKind,
+    schedule: string,
+    slot: Date,
+  ): Promise<{ freshness: Freshness; runId: number | null }> {
     const { db, runs, dispatcher, log } = this.options;
     const lastSuccess = async () =>
       (await db.prisma.syncRun.findFirst({ where: { status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, select: { finishedAt: true } }))?.finishedAt ?? null;
@@ -140,7 +144,10 @@ export class Digests {
     await db.prisma.scheduleSlot.update({ where: { schedule_slot: { schedule, slot } }, data: { runId: run.id } });
     log.info({ kind, runId: run.id }, `refreshing the data before the ${kind} digest`);
     await dispatcher.dispatch(run.id);
-    const finished = await db.prisma.syncRun.findUnique({ where: { id: run.id }, select: { status: true, error: true } });
+    const finished = await db.prisma.syncRun.findUnique({
+      where: { id: run.id },
+      select: { status: true, error: true },
+    });
     if (finished?.status === 'succeeded') return { freshness: { ok: true }, runId: run.id };
     const reason = finished?.error ?? `the sync did not finish (${finished?.status ?? 'missing'})`;
     return { freshness: { ok: false, reason, lastSuccess: await lastSuccess() }, runId: run.id };
@@ -157,12 +164,16 @@ export class Digests {
       await poster.postMessage(channel, message.text, message.blocks);
       return;
     }
-    const [rows, sports] = await Promise.all([dailyRows(db, addDays(today, -27), today), workoutsBySport(db, addDays(today, -6), today)]);
+    const [rows, sports] = await Promise.all([
+      dailyRows(db, addDays(today, -27), today),
+      workoutsBySport(db, addDays(today, -6), today),
+    ]);
     const message = weeklyReportMessage({ today, members: people, rows, sports, freshness });
     const files = [];
     for (const member of people) {
       const memberRows = rows.filter((row) => row.userId === member.userId);
-      const spec = recoveryHrvChart(memberRows.map((row) => ({ day: row.day, recoveryScore: row.recoveryScore, hrvMs: row.hrvMs })), {
+      const chartRows = memberRows.map((row) => ({ day: row.day, recoveryScore: row.recoveryScore, hrvMs: row.hrvMs }));
+      const spec = recoveryHrvChart(chartRows, {
         endDay: today,
         title: `${member.name}: recovery and HRV, last 28 days`,
       });

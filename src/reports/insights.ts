@@ -10,7 +10,7 @@ export const POOR_SLEEP_PERFORMANCE = 70;
 
 export type FlagKind = 'hrv_low' | 'recovery_red' | 'sleep_poor';
 
-export function mean(values: readonly (number | null | undefined)[]): number | undefined {
+function mean(values: readonly (number | null | undefined)[]): number | undefined {
   const present = values.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
   return present.length === 0 ? undefined : present.reduce((sum, value) => sum + value, 0) / present.length;
 }
@@ -21,7 +21,11 @@ export function byDay(rows: readonly DailyRow[]): Map<string, DailyRow> {
 }
 
 /** Mean of a value over the BASELINE_DAYS days before `day` (the day itself excluded). */
-export function baseline(days: Map<string, DailyRow>, day: string, value: (row: DailyRow) => number | null): number | undefined {
+export function baseline(
+  days: Map<string, DailyRow>,
+  day: string,
+  value: (row: DailyRow) => number | null,
+): number | undefined {
   const values: (number | null)[] = [];
   for (let back = 1; back <= BASELINE_DAYS; back += 1) {
     const row = days.get(addDays(day, -back));
@@ -64,7 +68,8 @@ export interface WeekMeans {
 
 /** Means over the 7 days ending on `lastDay`. */
 export function weekMeans(days: Map<string, DailyRow>, lastDay: string): WeekMeans {
-  const rows = Array.from({ length: 7 }, (_, back) => days.get(addDays(lastDay, -back))).filter((row): row is DailyRow => row !== undefined);
+  const rows = Array.from({ length: 7 }, (_, back) => days.get(addDays(lastDay, -back)))
+    .filter((row): row is DailyRow => row !== undefined);
   return {
     recovery: mean(rows.map((row) => row.recoveryScore)),
     hrv: mean(rows.map((row) => row.hrvMs)),

@@ -108,7 +108,10 @@ export class Scheduler {
       return 'skipped_overrun';
     }
     const run = await runs.create({ days: schedule.days, trigger: 'schedule', requestedBy: name });
-    await db.prisma.scheduleSlot.update({ where: { schedule_slot: { schedule: name, slot } }, data: { runId: run.id } });
+    await db.prisma.scheduleSlot.update({
+      where: { schedule_slot: { schedule: name, slot } },
+      data: { runId: run.id },
+    });
     log.info({ schedule: name, slot: slot.toISOString(), runId: run.id }, 'scheduled sync starting');
     await dispatcher.dispatch(run.id);
     return 'ran';

@@ -2,9 +2,9 @@
 // integer means the default window; an integer is clamped into range rather than refused, so a typo never
 // turns into an error message.
 
-export const DEFAULT_DAYS = 3;
-export const MIN_DAYS = 1;
-export const MAX_DAYS = 365;
+const DEFAULT_DAYS = 3;
+const MIN_DAYS = 1;
+const MAX_DAYS = 365;
 
 // ASCII digits only: without the `u` flag JavaScript's \d never matches other scripts' digits (e.g. '٧').
 const INTEGER = /^[+-]?\d+$/;

@@ -27,7 +27,13 @@ export class SlackPoster {
   async postMessage(channel: string, text: string, blocks?: unknown[]): Promise<void> {
     if (!this.client) throw new Error('SLACK_BOT_TOKEN is not set');
     try {
-      await this.client.chat.postMessage({ channel, text, ...(blocks ? { blocks: blocks as never } : {}), unfurl_links: false, unfurl_media: false });
+      await this.client.chat.postMessage({
+        channel,
+        text,
+        ...(blocks ? { blocks: blocks as never } : {}),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
     } catch (error) {
       const data = (error as { data?: { error?: string } }).data;
       throw new Error(`chat.postMessage failed: ${data?.error ?? (error as Error).message}`, { cause: error });
@@ -38,7 +44,11 @@ export class SlackPoster {
    * Shares files in a channel with a message, through Slack's external upload flow (files.getUploadURLExternal →
    * upload → files.completeUploadExternal); needs the `files:write` scope.
    */
-  async uploadFiles(channel: string, message: string, files: { data: Buffer; filename: string; title: string }[]): Promise<void> {
+  async uploadFiles(
+    channel: string,
+    message: string,
+    files: { data: Buffer; filename: string; title: string }[],
+  ): Promise<void> {
     if (!this.client) throw new Error('SLACK_BOT_TOKEN is not set');
     try {
       await this.client.filesUploadV2({

@@ -14,7 +14,7 @@ export interface CommandFields {
 }
 
 /** The JSON Slack shows the person who typed the command: the HTTP response body, or a Socket Mode ack's payload. */
-export interface CommandReply {
+interface CommandReply {
   response_type: 'ephemeral';
   text: string;
 }

@@ -64,7 +64,7 @@ const HELLO_TIMEOUT_MS = 30_000;
 const STOP_MS = 2_000;
 
 /** Exponential backoff with jitter (replicas that lost Slack together do not come back in step). */
-export function backoffMs(failures: number, random = Math.random): number {
+function backoffMs(failures: number, random = Math.random): number {
   if (failures <= 0) return 0;
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (failures - 1));
   return Math.round(ceiling * (0.5 + random() / 2));
@@ -86,7 +86,13 @@ export class SlackSocket {
   }
 
   status(): SlackSocketStatus {
-    return { enabled: true, state: this.state, since: this.since, connections: this.connections, ...(this.error ? { error: this.error } : {}) };
+    return {
+      enabled: true,
+      state: this.state,
+      since: this.since,
+      connections: this.connections,
+      ...(this.error ? { error: this.error } : {}),
+    };
   }
 
   /** Connects, and keeps reconnecting until stop() or a refused token. Never throws. */
@@ -187,7 +193,11 @@ export class SlackSocket {
   }
 
   /** One slash_commands envelope: handle the command, ack it, then start its run. */
-  private async handle(event: { ack(payload: unknown): Promise<void>; envelope_id?: unknown; body?: unknown }): Promise<void> {
+  private async handle(event: {
+    ack(payload: unknown): Promise<void>;
+    envelope_id?: unknown;
+    body?: unknown;
+  }): Promise<void> {
     const { log } = this.options;
     const envelopeId = event.envelope_id;
     if (typeof envelopeId !== 'string' || !/^[\w.-]{1,128}$/.test(envelopeId)) {
@@ -263,7 +273,12 @@ function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-const LIBRARY_LEVELS: Record<string, LogLevel> = { trace: LogLevel.DEBUG, debug: LogLevel.DEBUG, info: LogLevel.INFO, warn: LogLevel.WARN };
+const LIBRARY_LEVELS: Record<string, LogLevel> = {
+  trace: LogLevel.DEBUG,
+  debug: LogLevel.DEBUG,
+  info: LogLevel.INFO,
+  warn: LogLevel.WARN,
+};
 
 /**
  * The library's log lines, in the service's log. It reports what it recovers from at error level; the

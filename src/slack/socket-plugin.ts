@@ -29,7 +29,12 @@ export default fp<{ config: Config }>(
       log,
       connected: app.metrics.slackSocketConnected,
       accept: (fields, envelopeId) =>
-        acceptSlashCommand({ allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands: app.metrics.slackCommands }, fields, log, envelopeId),
+        acceptSlashCommand(
+          { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands: app.metrics.slackCommands },
+          fields,
+          log,
+          envelopeId,
+        ),
       acknowledged: (runId) => app.dispatcher.enqueue(runId),
     });
     app.decorate('slackSocket', socket);

@@ -11,7 +11,11 @@ const TRANSIENT_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P20
 const TRANSIENT_MESSAGES = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|server closed the connection|the database system is (shutting down|starting up|in recovery mode)|Can't reach database server|terminating connection/i;
 
 export function isTransientDatabaseError(error: unknown): boolean {
-  for (let current = error, depth = 0; current && depth < 8; current = (current as { cause?: unknown }).cause, depth++) {
+  for (
+    let current = error, depth = 0;
+    current && depth < 8;
+    current = (current as { cause?: unknown }).cause, depth++
+  ) {
     if (
       current instanceof WhoopApiError ||
       current instanceof WhoopResponseError ||
@@ -25,7 +29,8 @@ export function isTransientDatabaseError(error: unknown): boolean {
     if (typeof code === 'string' && (TRANSIENT_SQLSTATES.test(code) || TRANSIENT_NODE_CODES.has(code) || TRANSIENT_PRISMA_CODES.has(code))) return true;
     if (typeof message === 'string' && TRANSIENT_MESSAGES.test(message)) return true;
     // The driver adapter keeps the server's code here.
-    const original = (current as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta?.driverAdapterError?.cause?.originalCode;
+    const original = (current as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta
+      ?.driverAdapterError?.cause?.originalCode;
     if (typeof original === 'string' && TRANSIENT_SQLSTATES.test(original)) return true;
   }
   return false;

@@ -230,7 +230,9 @@ export class RunDispatcher {
   /** A retry reads the run again: it may have been delivered, given up or adopted meanwhile. */
   private async redeliver(runId: number): Promise<void> {
     const run = await persistently(() => this.options.runs.get(runId), this.stopped.signal).catch(() => null);
-    if (run && !run.reportedAt && !run.reportGaveUpAt && run.owner === this.options.runs.owner) this.post([outcomeOf(run)]);
+    if (run && !run.reportedAt && !run.reportGaveUpAt && run.owner === this.options.runs.owner) {
+      this.post([outcomeOf(run)]);
+    }
   }
 
   /** Shutting down: what is left is finished and reported by the next start (see adopt()). */

@@ -14,7 +14,9 @@ import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workout
 import { emptyCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
 
 const SPECS: Record<Resource, ResourceSpec<any>> = { cycles, recoveries, sleeps, workouts };
-const SQL = Object.fromEntries(RESOURCES.map((name) => [name, { upsert: upsertSql(SPECS[name]), deleteMissing: deleteMissingSql(SPECS[name]) }])) as Record<
+const SQL = Object.fromEntries(
+  RESOURCES.map((name) => [name, { upsert: upsertSql(SPECS[name]), deleteMissing: deleteMissingSql(SPECS[name]) }]),
+) as Record<
   Resource,
   { upsert: string; deleteMissing: string }
 >;
@@ -146,7 +148,9 @@ export class SyncEngine {
     const retryUntil = Date.now() + DATABASE_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId, Date.now() < retryUntil));
+        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () =>
+          this.executeLocked(runId, Date.now() < retryUntil),
+        );
         return (result as { value: SyncOutcome }).value;
       } catch (error) {
         if (!isTransientDatabaseError(error) || this.options.signal?.aborted) throw error;
@@ -184,7 +188,10 @@ export class SyncEngine {
 
     const counts = emptyCounts();
     const failures: Error[] = [];
-    const limits = { maxPages: Math.ceil((days * RECORDS_PER_DAY) / PAGE_LIMIT) + EXTRA_PAGES, deadline: startedAt + SYNC_DEADLINE_MS };
+    const limits = {
+      maxPages: Math.ceil((days * RECORDS_PER_DAY) / PAGE_LIMIT) + EXTRA_PAGES,
+      deadline: startedAt + SYNC_DEADLINE_MS,
+    };
     const accounts = await tokens.accounts();
     if (accounts.length === 0) {
       failures.push(new Error(`No WHOOP account is connected yet: connect one at ${this.options.connectUrl}`));
@@ -225,7 +232,14 @@ export class SyncEngine {
     } else {
       for (const failure of failures) log.error({ err: failure, runs: listed(ids) }, 'sync failed');
     }
-    const outcome = (each: SyncRun): SyncOutcome => ({ run: each, status, counts, accounts: accounts.length, ...(error ? { error } : {}), durationMs });
+    const outcome = (each: SyncRun): SyncOutcome => ({
+      run: each,
+      status,
+      counts,
+      accounts: accounts.length,
+      ...(error ? { error } : {}),
+      durationMs,
+    });
     return { ...outcome(run), joined: finished.filter((r) => r.id !== runId).map(outcome) };
   }
 
@@ -239,7 +253,9 @@ export class SyncEngine {
     // coming after them (written at once, one collection held embedded PGlite, which runs one statement at
     // a time, for tens of milliseconds). Recoveries wait for the sleeps: each stores
     // its sleep's start. Once a collection is complete, what WHOOP no longer returns in it is deleted.
-    const writers = Object.fromEntries(RESOURCES.map((name) => [name, new PageWriter(db, name, userId)])) as Record<Resource, PageWriter>;
+    const writers = Object.fromEntries(
+      RESOURCES.map((name) => [name, new PageWriter(db, name, userId)]),
+    ) as Record<Resource, PageWriter>;
     const listings = Object.fromEntries(
       RESOURCES.map((name) => [
         name,
@@ -260,7 +276,8 @@ export class SyncEngine {
         counts[name].upserted += await writer.settled();
       }
     });
-    const profile = Promise.all([api.profile(userId), api.body(userId)]).then(([p, b]) => tokens.saveProfile(userId, p, b));
+    const profile = Promise.all([api.profile(userId), api.body(userId)])
+      .then(([p, b]) => tokens.saveProfile(userId, p, b));
     const results = await Promise.allSettled([...writes, profile]);
     const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
     if (failures.length > 0) throw failures.find((f) => f instanceof ReauthorizationRequiredError) ?? failures[0]!;
@@ -318,7 +335,12 @@ class PageWriter {
     await this.chain;
     if (this.failure) throw this.failure.error;
     const { start, end } = window;
-    return this.db.execute(SQL[this.name].deleteMissing, [this.userId.toString(), start.toISOString(), end.toISOString(), JSON.stringify(this.keys)]);
+    return this.db.execute(SQL[this.name].deleteMissing, [
+      this.userId.toString(),
+      start.toISOString(),
+      end.toISOString(),
+      JSON.stringify(this.keys),
+    ]);
   }
 }
 

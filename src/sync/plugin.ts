@@ -22,7 +22,7 @@ declare module 'fastify' {
   }
 }
 
-export interface SyncPluginOptions {
+interface SyncPluginOptions {
   /** Delivers result messages (slack/reporter.ts). */
   results: ResultSink;
   /** How long after a sync an undeliverable result is still retried. */

@@ -172,7 +172,11 @@ export const workouts: ResourceSpec<Workout> = {
 };
 
 /** The typed columns of one record, as the JSON object jsonb_to_recordset reads. */
-export function toRow<R>(spec: ResourceSpec<R>, record: R, sleepStarts: ReadonlyMap<string, string>): Record<string, unknown> {
+export function toRow<R>(
+  spec: ResourceSpec<R>,
+  record: R,
+  sleepStarts: ReadonlyMap<string, string>,
+): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const [name, column] of Object.entries(spec.columns)) row[name] = column.value(record, sleepStarts);
   return row;

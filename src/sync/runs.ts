@@ -4,7 +4,7 @@ import type { Database } from '../db/database.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
 import type { Resource } from '../metrics/metrics.js';
 
-export interface ResourceCounts {
+interface ResourceCounts {
   upserted: number;
   deleted: number;
 }
@@ -70,7 +70,7 @@ const START_WITH_QUEUED = `
 
 const RUN_COLUMNS = 5;
 /** A worker whose heartbeat is older than this is gone: its runs and results are adopted by a live one. */
-export const WORKER_EXPIRY_SECONDS = 15;
+const WORKER_EXPIRY_SECONDS = 15;
 
 /**
  * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (on
@@ -127,7 +127,16 @@ function runRecorder(db: Database, owner: string) {
         requests.length <= FEW_RUNS
           ? await db.query<{ id: number }>(
               INSERT_FEW_RUNS[requests.length - 1]!,
-              [owner, ...requests.flatMap((request) => [request.trigger, request.days, request.requestedBy ?? null, request.channelId ?? null, request.responseUrl ?? null])],
+              [
+                owner,
+                ...requests.flatMap((request) => [
+                  request.trigger,
+                  request.days,
+                  request.requestedBy ?? null,
+                  request.channelId ?? null,
+                  request.responseUrl ?? null,
+                ]),
+              ],
             )
           : await db.query<{ id: number }>(INSERT_MANY_RUNS, [
               requests.map((request) => request.trigger),
@@ -153,7 +162,9 @@ function runRecorder(db: Database, owner: string) {
     new Promise((resolve, reject) => {
       waiting.push({ request, resolve, reject });
       // Let the requests of this turn of the event loop gather first.
-      if (waiting.length === 1 && flushing < MAX_FLUSHES) setImmediate(() => void (waiting.length > 0 && flushing < MAX_FLUSHES && flush()));
+      if (waiting.length === 1 && flushing < MAX_FLUSHES) {
+        setImmediate(() => void (waiting.length > 0 && flushing < MAX_FLUSHES && flush()));
+      }
     });
 }
 
@@ -214,11 +225,18 @@ export function syncRuns(db: Database, owner: string) {
      * `end` and as long as the longest of them asks for: one WHOOP sync serves them all. One statement
      * with no list of ids, so a queue of any length (a flood of commands) costs the same.
      */
-    startWithQueued: async (id: number, end: Date): Promise<{ ids: number[]; days: number; window: { start: Date; end: Date } }> => {
+    startWithQueued: async (
+      id: number,
+      end: Date,
+    ): Promise<{ ids: number[]; days: number; window: { start: Date; end: Date } }> => {
       const rows = await db.query<{ id: number; days: number }>(START_WITH_QUEUED, [id, end.toISOString(), owner]);
       if (rows.length === 0) throw new Error(`Sync run ${id} does not exist`);
       const days = Number(rows[0]!.days);
-      return { ids: rows.map((row) => Number(row.id)).sort((a, b) => a - b), days, window: { start: new Date(end.getTime() - days * DAY_MS), end } };
+      return {
+        ids: rows.map((row) => Number(row.id)).sort((a, b) => a - b),
+        days,
+        window: { start: new Date(end.getTime() - days * DAY_MS), end },
+      };
     },
 
     finish: async (ids: number[], status: Extract<SyncStatus, 'succeeded' | 'failed'>, counts: SyncCounts, accounts: number, error: string | undefined) => {
@@ -250,14 +268,22 @@ export function syncRuns(db: Database, owner: string) {
     },
 
     /** The result message went out (or there was none to send). */
-    reported: (id: number) => prisma.syncRun.updateMany({ where: { id }, data: { reportedAt: new Date(), reportError: null } }),
+    reported: (id: number) =>
+      prisma.syncRun.updateMany({ where: { id }, data: { reportedAt: new Date(), reportError: null } }),
 
     /** Delivering the result failed again; returns the attempts so far. */
     reportFailed: async (id: number, error: string) =>
-      (await prisma.syncRun.update({ where: { id }, data: { reportError: error, reportAttempts: { increment: 1 } }, select: { reportAttempts: true } })).reportAttempts,
+      (
+        await prisma.syncRun.update({
+          where: { id },
+          data: { reportError: error, reportAttempts: { increment: 1 } },
+          select: { reportAttempts: true },
+        })
+      ).reportAttempts,
 
     /** Delivering the result is given up for good; report_error keeps the last reason. */
-    reportGaveUp: (id: number, error: string) => prisma.syncRun.updateMany({ where: { id }, data: { reportError: error, reportGaveUpAt: new Date() } }),
+    reportGaveUp: (id: number, error: string) =>
+      prisma.syncRun.updateMany({ where: { id }, data: { reportError: error, reportGaveUpAt: new Date() } }),
 
     /**
      * Announces this worker, so that its runs are not adopted while it lives, and forgets workers gone for

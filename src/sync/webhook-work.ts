@@ -126,7 +126,9 @@ export class WebhookWork {
 
     const byMember = new Map<bigint, PendingEvent[]>();
     for (const event of due) byMember.set(event.userId, [...(byMember.get(event.userId) ?? []), event]);
-    const results = await Promise.all([...byMember].map(([userId, memberEvents]) => new MemberPass(this.options, userId, count).run(memberEvents)));
+    const results = await Promise.all(
+      [...byMember].map(([userId, memberEvents]) => new MemberPass(this.options, userId, count).run(memberEvents)),
+    );
 
     const succeeded = results.flatMap((r) => r.succeeded);
     const failed = results.flatMap((r) => r.failed);
@@ -174,7 +176,9 @@ class MemberPass {
     private readonly count: Count,
   ) {}
 
-  async run(events: PendingEvent[]): Promise<{ succeeded: PendingEvent[]; failed: Array<{ event: PendingEvent; error: Error }> }> {
+  async run(
+    events: PendingEvent[],
+  ): Promise<{ succeeded: PendingEvent[]; failed: Array<{ event: PendingEvent; error: Error }> }> {
     const latest = new Map<string, PendingEvent[]>();
     for (const event of events) {
       const key = `${event.type.split('.')[0]}:${event.recordId.toLowerCase()}`;
@@ -242,7 +246,10 @@ class MemberPass {
     // A cycle not stored yet: the cycles that started in the days before the workout (one page).
     const start = Date.parse(workout.start);
     await this.once(`cycles-before:${start}`, async () => {
-      const listed = await this.options.api.listAll(this.userId, cycles.collection, { start: new Date(start - CYCLE_LOOKBACK_MS), end: new Date(start + 1) });
+      const listed = await this.options.api.listAll(this.userId, cycles.collection, {
+        start: new Date(start - CYCLE_LOOKBACK_MS),
+        end: new Date(start + 1),
+      });
       await this.upsert('cycles', listed);
     });
   }
@@ -277,7 +284,11 @@ class MemberPass {
     this.count(resource, 'deleted', await this.options.db.execute(sql, [this.userId.toString(), recordId]));
   }
 
-  private async upsert(resource: Resource, records: unknown[], sleepStarts: ReadonlyMap<string, string> = NO_SLEEPS): Promise<void> {
+  private async upsert(
+    resource: Resource,
+    records: unknown[],
+    sleepStarts: ReadonlyMap<string, string> = NO_SLEEPS,
+  ): Promise<void> {
     const spec = SPECS[resource];
     const rows = records.map((record) => toRow(spec, record, sleepStarts));
     this.count(resource, 'upserted', await this.options.db.execute(UPSERT[resource], [JSON.stringify(rows)]));

@@ -9,10 +9,6 @@ export class InFlight {
     return work;
   }
 
-  get size(): number {
-    return this.active.size;
-  }
-
   /** Resolves true once nothing is in flight (including work started meanwhile), or false after `timeoutMs`. */
   async idle(timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;

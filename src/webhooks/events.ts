@@ -54,7 +54,14 @@ export function webhookEvents(db: Database) {
 
     /** Events due for processing, oldest first. Call under the sync lock: nobody else claims them meanwhile. */
     async due(limit: number): Promise<PendingEvent[]> {
-      const rows = await db.query<{ trace_id: string; user_id: string; type: WebhookType; record_id: string; received_at: Date; attempts: number }>(
+      const rows = await db.query<{
+        trace_id: string;
+        user_id: string;
+        type: WebhookType;
+        record_id: string;
+        received_at: Date;
+        attempts: number;
+      }>(
         `SELECT trace_id, user_id, type, record_id, received_at, attempts FROM webhook_events
          WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY received_at LIMIT $1`,
         [limit],

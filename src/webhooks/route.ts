@@ -41,7 +41,8 @@ export const whoopWebhookRoutes: FastifyPluginAsync = async (app) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
 
-  const refuse = (reply: FastifyReply, status: 400 | 401 | 503, error: string, message: string) => reply.status(status).send({ error, message });
+  const refuse = (reply: FastifyReply, status: 400 | 401 | 503, error: string, message: string) =>
+    reply.status(status).send({ error, message });
 
   app.post(
     '/webhooks/whoop',
@@ -107,7 +108,12 @@ export const whoopWebhookRoutes: FastifyPluginAsync = async (app) => {
 
       let outcome;
       try {
-        outcome = await app.webhooks.events.record({ traceId, userId: BigInt(userId), type, recordId: id.toLowerCase() });
+        outcome = await app.webhooks.events.record({
+          traceId,
+          userId: BigInt(userId),
+          type,
+          recordId: id.toLowerCase(),
+        });
       } catch (error) {
         // Not acknowledged, so WHOOP delivers it again later: nothing is lost.
         count(type, 'unavailable');

@@ -4,9 +4,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** How far the timestamp may be from the server clock, either way. */
-export const WHOOP_SIGNATURE_TOLERANCE_MS = 5 * 60_000;
+const WHOOP_SIGNATURE_TOLERANCE_MS = 5 * 60_000;
 
-export type WhoopSignatureFailure =
+type WhoopSignatureFailure =
   | 'missing_signature'
   | 'missing_timestamp'
   | 'duplicate_header'
@@ -43,7 +43,7 @@ function single(value: string | string[] | undefined): string | 'missing' | 'dup
   return value.includes(',') ? 'duplicate' : value;
 }
 
-export function signWhoopWebhook(clientSecret: string, timestamp: string, rawBody: Buffer): string {
+function signWhoopWebhook(clientSecret: string, timestamp: string, rawBody: Buffer): string {
   return createHmac('sha256', clientSecret).update(timestamp, 'utf8').update(rawBody).digest('base64');
 }
 

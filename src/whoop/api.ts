@@ -103,7 +103,10 @@ export class WhoopApi {
     return parseResponse(collection.schema, record, collection.noun);
   }
 
-  /** The recovery of a cycle, WHOOP's only lookup of a single recovery; a WhoopApiError with status 404 when there is none yet. */
+  /**
+   * The recovery of a cycle, WHOOP's only lookup of a single recovery; a WhoopApiError with status 404 when
+   * there is none yet.
+   */
   async recoveryOfCycle(userId: bigint, cycleId: bigint): Promise<Recovery> {
     return parseResponse(recoverySchema, await this.get(userId, `/v2/cycle/${cycleId}/recovery`, 'recovery'), 'recovery');
   }
@@ -126,7 +129,12 @@ export class WhoopApi {
   }
 
   /** GET with the account's token; a 401 gets one refresh and one retry. */
-  private async get(userId: bigint, path: string, endpoint: string, query?: Record<string, string | undefined>): Promise<unknown> {
+  private async get(
+    userId: bigint,
+    path: string,
+    endpoint: string,
+    query?: Record<string, string | undefined>,
+  ): Promise<unknown> {
     let token = await this.guard.ensureTokenFresh(userId);
     let response = await this.send(token, path, endpoint, query);
     if (response.status === 401) {

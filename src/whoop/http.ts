@@ -17,8 +17,8 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, maxTotalMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
-export const REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, maxTotalMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface WhoopRequest {
   method: 'GET' | 'POST' | 'DELETE';
@@ -65,7 +65,9 @@ export class WhoopHttp {
   async request(request: WhoopRequest): Promise<WhoopResponse> {
     const { metrics, log } = this.options;
     const url = new URL(this.options.apiUrl + request.path);
-    for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
     const started = Date.now();
     const what = `${request.method} ${request.path}`;
 

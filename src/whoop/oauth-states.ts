@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 
 /** Long enough to log in to WHOOP and approve; short enough that a leaked link soon stops working. */
-export const STATE_TTL_MS = 15 * 60_000;
+const STATE_TTL_MS = 15 * 60_000;
 
 const hash = (state: string) => createHash('sha256').update(state).digest('hex');
 
@@ -14,13 +14,17 @@ export function oauthStates(db: Database) {
     async issue(now = new Date()): Promise<string> {
       const state = randomBytes(32).toString('base64url');
       await prisma.oAuthState.deleteMany({ where: { expiresAt: { lt: now } } });
-      await prisma.oAuthState.create({ data: { stateHash: hash(state), expiresAt: new Date(now.getTime() + STATE_TTL_MS) } });
+      await prisma.oAuthState.create({
+        data: { stateHash: hash(state), expiresAt: new Date(now.getTime() + STATE_TTL_MS) },
+      });
       return state;
     },
 
     /** True once for a state this service issued and that has not expired; false for anything else. */
     async consume(state: string, now = new Date()): Promise<boolean> {
-      const { count } = await prisma.oAuthState.deleteMany({ where: { stateHash: hash(state), expiresAt: { gte: now } } });
+      const { count } = await prisma.oAuthState.deleteMany({
+        where: { stateHash: hash(state), expiresAt: { gte: now } },
+      });
       return count === 1;
     },
   };

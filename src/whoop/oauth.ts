@@ -5,7 +5,7 @@ import type { WhoopHttp } from './http.js';
 import { parseResponse, tokenResponseSchema, type TokenResponse } from './schemas.js';
 
 /** Every read scope, plus `offline` — without it WHOOP issues no refresh token and access dies after an hour. */
-export const WHOOP_SCOPES = 'offline read:recovery read:cycles read:workout read:sleep read:profile read:body_measurement';
+const WHOOP_SCOPES = 'offline read:recovery read:cycles read:workout read:sleep read:profile read:body_measurement';
 
 export interface OAuthClientCredentials {
   clientId: string;
@@ -39,7 +39,11 @@ export class WhoopOAuth {
 
   // Codes and refresh tokens are single-use, so neither request is repeated once it may have reached WHOOP.
   private async token(params: Record<string, string>): Promise<TokenResponse> {
-    const body = new URLSearchParams({ ...params, client_id: this.credentials.clientId, client_secret: this.credentials.clientSecret });
+    const body = new URLSearchParams({
+      ...params,
+      client_id: this.credentials.clientId,
+      client_secret: this.credentials.clientSecret,
+    });
     const response = await this.http.request({
       method: 'POST',
       path: '/oauth/oauth2/token',

@@ -13,7 +13,7 @@ import { tokenStore, type TokenStore } from './token-store.js';
 /** WHOOP allows 100 requests per minute per app; stay a little under it. */
 const REQUESTS_PER_MINUTE = 90;
 
-export interface Whoop {
+interface Whoop {
   api: WhoopApi;
   guard: TokenGuard;
   tokens: TokenStore;
@@ -53,7 +53,15 @@ export default fp<{ config: Config }>(
     const tokens = tokenStore(app.db, config.tokenEncryption);
     await tokens.encryptStoredTokens(log);
     const connectUrl = `${config.publicUrl}/oauth/whoop`;
-    const guard = new TokenGuard({ db: app.db, tokens, oauth, maxAgeDays: config.whoop.tokenMaxAgeDays, connectUrl, metrics: app.metrics, log });
+    const guard = new TokenGuard({
+      db: app.db,
+      tokens,
+      oauth,
+      maxAgeDays: config.whoop.tokenMaxAgeDays,
+      connectUrl,
+      metrics: app.metrics,
+      log,
+    });
     const api = new WhoopApi(http, guard);
 
     if (!oauth) log.warn('WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET are not set: accounts cannot be connected or refreshed');
@@ -63,7 +71,8 @@ export default fp<{ config: Config }>(
     app.addHook('onReady', async () => {
       // In the background: a slow or unreachable WHOOP must not delay start-up.
       if (config.whoop.seedRefreshToken && oauth) {
-        seeded = seedFromEnvironment({ db: app.db, oauth, api, tokens, refreshToken: config.whoop.seedRefreshToken, log }).catch((error: Error) => {
+        const refreshToken = config.whoop.seedRefreshToken;
+        seeded = seedFromEnvironment({ db: app.db, oauth, api, tokens, refreshToken, log }).catch((error: Error) => {
           log.error({ err: error }, `could not seed the WHOOP token store from WHOOP_REFRESH_TOKEN: ${error.message}`);
         });
       } else if (config.whoop.seedRefreshToken) {

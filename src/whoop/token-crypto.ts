@@ -134,7 +134,10 @@ export class TokenCipher {
     }
   }
 
-  /** Whether a stored value is plaintext, under the current key, under a previous key, or under a key not configured. */
+  /**
+   * Whether a stored value is plaintext, under the current key, under a previous key, or under a key not
+   * configured.
+   */
   state(stored: string): StoredValueState {
     if (!isEncrypted(stored)) return 'plaintext';
     const id = encryptedKeyId(stored);

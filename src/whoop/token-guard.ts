@@ -112,7 +112,11 @@ export class TokenGuard {
     }
     const obtainedAt = this.now();
     await this.persist(userId, fresh, obtainedAt);
-    this.known.set(userId, { accessToken: fresh.access_token, obtainedAt, expiresAt: new Date(obtainedAt.getTime() + fresh.expires_in * 1000) });
+    this.known.set(userId, {
+      accessToken: fresh.access_token,
+      obtainedAt,
+      expiresAt: new Date(obtainedAt.getTime() + fresh.expires_in * 1000),
+    });
     metrics.tokenRefreshes.inc({ outcome: 'succeeded' });
     log.info({ userId: userId.toString(), expiresInSeconds: fresh.expires_in }, 'WHOOP token refreshed');
     return fresh.access_token;
@@ -148,7 +152,8 @@ export class TokenGuard {
   private needsRefresh(token: Freshness): boolean {
     const now = this.now().getTime();
     return (
-      token.expiresAt.getTime() - now < EXPIRY_MARGIN_MS || now - token.obtainedAt.getTime() > this.options.maxAgeDays * DAY_MS
+      token.expiresAt.getTime() - now < EXPIRY_MARGIN_MS ||
+        now - token.obtainedAt.getTime() > this.options.maxAgeDays * DAY_MS
     );
   }
 }

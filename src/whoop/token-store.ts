@@ -59,7 +59,12 @@ export function tokenStore(db: Database, encryption: TokenEncryptionKeys = NO_EN
     /** Every connected account, with its grant's status. */
     accounts: () =>
       prisma.whoopToken.findMany({
-        select: { userId: true, status: true, statusReason: true, user: { select: { firstName: true, lastName: true } } },
+        select: {
+          userId: true,
+          status: true,
+          statusReason: true,
+          user: { select: { firstName: true, lastName: true } },
+        },
         orderBy: { userId: 'asc' },
       }),
 
@@ -137,7 +142,9 @@ export function tokenStore(db: Database, encryption: TokenEncryptionKeys = NO_EN
               .map(([column, value]) => ({ userId: row.userId, column, value })),
           );
           if (encrypted.length > 0) {
-            result.unreadable = encrypted.map(({ userId, column, value }) => cipher.problemWith(value, userId, column)!);
+            result.unreadable = encrypted.map(
+              ({ userId, column, value }) => cipher.problemWith(value, userId, column)!,
+            );
             const accounts = [...new Set(encrypted.map(({ userId }) => userId.toString()))];
             const keyIds = [...new Set(encrypted.map(({ value }) => encryptedKeyId(value) ?? '?'))];
             log.error(

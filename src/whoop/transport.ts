@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { WhoopResponseError } from './errors.js';
 
 /** A WHOOP page is ~20 KB; a body past this is not one, and is not read into memory. */
-export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export interface Exchange {
   status: number;

@@ -146,7 +146,11 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
  * Runs `load` against the server on `port` in this process, recording what it cost this process
  * (ServerLoad; the request times after the warm-up, like the client's latencies).
  */
-async function measureServer(port: number, warmupSeconds: number, load: () => Promise<LoadResult>): Promise<LoadResult> {
+async function measureServer(
+  port: number,
+  warmupSeconds: number,
+  load: () => Promise<LoadResult>,
+): Promise<LoadResult> {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   const times = serverRequestTimes(port, warmupSeconds * 1000);
   delay.enable();
@@ -180,7 +184,8 @@ function serverRequestTimes(port: number, warmupMs: number): { values: number[];
   const values: number[] = [];
   const started = new WeakMap<object, number>();
   let first: number | undefined;
-  const ours = (message: { server?: { address(): unknown } }) => (message.server?.address() as { port?: number } | null)?.port === port;
+  const ours = (message: { server?: { address(): unknown } }) =>
+    (message.server?.address() as { port?: number } | null)?.port === port;
   const onStart = (message: unknown) => {
     const event = message as { response: object; server?: { address(): unknown } };
     if (!ours(event)) return;
@@ -264,13 +269,27 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
       { name: 'bare Fastify route', url: bareServer.url },
       { name: `whoop-sync (${database})`, url: env.app.url },
     ] as const;
-    const load = (target: (typeof targets)[number], connections: number, warmupSeconds: number, durationSeconds: number, rate?: number) => {
+    const load = (
+      target: (typeof targets)[number],
+      connections: number,
+      warmupSeconds: number,
+      durationSeconds: number,
+      rate?: number,
+    ) => {
       progress(
         `ack: ${target.name}: ${connections} connection${connections === 1 ? '' : 's'}${rate ? ` at ${rate} req/s` : ''}, ` +
           `${warmupSeconds} s warm-up + ${durationSeconds} s`,
       );
       return measureServer(Number(new URL(target.url).port), warmupSeconds, () =>
-        runLoad({ url: target.url, connections, warmupSeconds, durationSeconds, signingSecret: SIGNING_SECRET, text: options.text, ...(rate ? { rate } : {}) }),
+        runLoad({
+          url: target.url,
+          connections,
+          warmupSeconds,
+          durationSeconds,
+          signingSecret: SIGNING_SECRET,
+          text: options.text,
+          ...(rate ? { rate } : {}),
+        }),
       );
     };
 
@@ -280,15 +299,21 @@ export async function ackBenchmark(options: AckOptions, progress: (line: string)
     // target's median round (by p99) is reported.
     const unloaded: LoadResult[] = [];
     if (options.unloaded) {
-      for (const target of targets) unloaded.push(await load(target, 1, options.unloaded.warmupSeconds, options.unloaded.durationSeconds));
+      for (const target of targets) {
+        unloaded.push(await load(target, 1, options.unloaded.warmupSeconds, options.unloaded.durationSeconds));
+      }
     }
     const { paced: p } = options;
     const pacedRounds: [LoadResult[], LoadResult[]] = [[], []];
     for (let round = 0; round < p.rounds; round++) {
-      for (const [index, target] of targets.entries()) pacedRounds[index]!.push(await load(target, options.connections, p.warmupSeconds, p.durationSeconds, p.rate));
+      for (const [index, target] of targets.entries()) {
+        pacedRounds[index]!.push(await load(target, options.connections, p.warmupSeconds, p.durationSeconds, p.rate));
+      }
     }
     const saturated: LoadResult[] = [];
-    for (const target of targets) saturated.push(await load(target, options.connections, options.warmupSeconds, options.durationSeconds));
+    for (const target of targets) {
+      saturated.push(await load(target, options.connections, options.warmupSeconds, options.durationSeconds));
+    }
     const logAfter = env.logStats();
 
     const result = (index: 0 | 1): AckTargetResult => ({

@@ -57,7 +57,14 @@ export interface BackfillResult {
   maxConcurrentRequests: number;
   status: string;
   /** Where the wall time went: before the first WHOOP request, the longest page chain, after its last answer. */
-  breakdown: { setupMs: number; longestChainMs: number; perPageOverheadMs: number; whoopPerPageOverheadMs: number; tailMs: number; cpuMs: number };
+  breakdown: {
+    setupMs: number;
+    longestChainMs: number;
+    perPageOverheadMs: number;
+    whoopPerPageOverheadMs: number;
+    tailMs: number;
+    cpuMs: number;
+  };
   /**
    * The service's main-thread event-loop delay during the sync, p99 and max in ms: how long an HTTP request
    * arriving meanwhile (a Slack command, a health check) could wait behind the sync's work.
@@ -77,7 +84,10 @@ const PATHS: Record<string, string> = {
   workouts: '/developer/v2/activity/workout',
 };
 
-export async function backfillBenchmark(options: BackfillOptions, progress: (line: string) => void): Promise<BackfillResult> {
+export async function backfillBenchmark(
+  options: BackfillOptions,
+  progress: (line: string) => void,
+): Promise<BackfillResult> {
   return scoped(async () => {
     progress(`backfill: ${options.historyDays} days of data (${options.workoutsPerDay} workouts/day), WHOOP latency ${options.latencyMs} ms, ${options.perMinute}/min enforced`);
     const whoop = await startWhoopProcess({
@@ -96,8 +106,12 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     // Warm up only if the whole minute still fits under the limit (connect 2 + warm-up 6 + backfill Σ pages
     // + 2, margin 5).
     const now = Date.now();
-    const planned = expectedIds(whoop, member.user_id, { start: new Date(now - options.days * 86_400_000), end: new Date(now) });
-    const backfillRequests = Object.values(planned).reduce((sum, ids) => sum + Math.max(1, Math.ceil(ids.length / PAGE_LIMIT)), 2);
+    const planned = expectedIds(whoop, member.user_id, {
+      start: new Date(now - options.days * 86_400_000),
+      end: new Date(now),
+    });
+    const backfillRequests = Object.values(planned)
+      .reduce((sum, ids) => sum + Math.max(1, Math.ceil(ids.length / PAGE_LIMIT)), 2);
     const warmedUp = options.warmup && 2 + 6 + backfillRequests + 5 <= options.perMinute;
     if (warmedUp) {
       progress(`backfill: warm-up sync of ${WARMUP_DAYS} days (not timed)`);
@@ -142,12 +156,15 @@ export async function backfillBenchmark(options: BackfillOptions, progress: (lin
     const chain = chainRequests.map((r) => r.at);
     const firstAt = Math.min(...api.map((r) => r.at));
     const lastAnswer = Math.max(...api.map((r) => r.answeredAt ?? r.at + options.latencyMs));
-    const longestChainMs = Math.max(...chainRequests.map((r) => r.answeredAt ?? r.at + options.latencyMs)) - Math.min(...chain);
+    const longestChainMs =
+      Math.max(...chainRequests.map((r) => r.answeredAt ?? r.at + options.latencyMs)) - Math.min(...chain);
     const perPageMs = longestChainMs / Math.max(1, chain.length);
     // The fake's own time per page past the latency (it prepares the page while the latency runs, so this
     // is its timer's lateness) is WHOOP's share; the rest of each step of the chain is ours (and the
     // loopback's).
-    const whoopPerPageMs = chainRequests.reduce((sum, r) => sum + ((r.answeredAt ?? r.at + options.latencyMs) - r.at), 0) / Math.max(1, chain.length);
+    const whoopPerPageMs =
+      chainRequests.reduce((sum, r) => sum + ((r.answeredAt ?? r.at + options.latencyMs) - r.at), 0) /
+      Math.max(1, chain.length);
     const breakdown = {
       setupMs: round(firstAt - startedAt, 0),
       longestChainMs: round(longestChainMs, 0),

@@ -89,7 +89,11 @@ export interface LoggedApp {
  * written synchronously like stdout to a pipe) to a file in the database's temporary directory, which
  * dropping the database removes.
  */
-export async function startLoggedApp(db: TestDatabase, config: Config, loggerOverrides?: Record<string, unknown>): Promise<LoggedApp> {
+export async function startLoggedApp(
+  db: TestDatabase,
+  config: Config,
+  loggerOverrides?: Record<string, unknown>,
+): Promise<LoggedApp> {
   const logFile = join(db.dataDir, 'app.log');
   const fd = openSync(logFile, 'a');
   let lines = 0;

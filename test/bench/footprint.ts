@@ -158,7 +158,12 @@ async function measure(name: string, start: () => Spawned, options: MeasureOptio
     const readyMs = performance.now() - started;
     await sleep(options.idleMs);
     const idle = await treePss(server.child.pid!);
-    const row: FootprintRow = { name, readyMs: round(readyMs, 0), processes: idle.processes, idlePssMiB: round(idle.mib, 1) };
+    const row: FootprintRow = {
+      name,
+      readyMs: round(readyMs, 0),
+      processes: idle.processes,
+      idlePssMiB: round(idle.mib, 1),
+    };
     if (options.fakes) {
       const { slack } = options.fakes;
       slack.reset();
@@ -188,7 +193,10 @@ async function measure(name: string, start: () => Spawned, options: MeasureOptio
   });
 }
 
-export async function footprintBenchmark(options: FootprintOptions, progress: (line: string) => void): Promise<FootprintResult> {
+export async function footprintBenchmark(
+  options: FootprintOptions,
+  progress: (line: string) => void,
+): Promise<FootprintResult> {
   const rows: FootprintRow[] = [];
   const problems: string[] = [];
   const attempt = async (name: string, fn: () => Promise<FootprintRow>) => {
@@ -212,7 +220,11 @@ export async function footprintBenchmark(options: FootprintOptions, progress: (l
   const member = whoop.addMember({ first_name: 'Footprint' });
   whoop.generate(member.user_id, { days: 365 });
   const fakes: Fakes = { whoop, slack, userId: member.user_id };
-  const seeded = (env: Record<string, string>) => ({ ...env, ...fakesEnv(whoop, slack), WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token });
+  const seeded = (env: Record<string, string>) => ({
+    ...env,
+    ...fakesEnv(whoop, slack),
+    WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
+  });
 
   await scoped(async () => {
     const root = await mkdtemp(join(tmpdir(), 'whoop-sync-bench-'));
@@ -240,7 +252,12 @@ export async function footprintBenchmark(options: FootprintOptions, progress: (l
       url.pathname = `/${database}`;
       const dataDir = await mkdtemp(join(tmpdir(), 'whoop-sync-bench-'));
       onCleanup('footprint DATA_DIR', () => rm(dataDir, { recursive: true, force: true }));
-      await attempt(pgName, () => measure(pgName, () => spawnService(seeded({ DATABASE_URL: url.toString(), DATA_DIR: dataDir })), { ...options, fakes }));
+      await attempt(pgName, () =>
+        measure(pgName, () => spawnService(seeded({ DATABASE_URL: url.toString(), DATA_DIR: dataDir })), {
+          ...options,
+          fakes,
+        }),
+      );
     });
   }
 

@@ -28,9 +28,15 @@ export interface FreshnessResult {
   problems: string[];
 }
 
-export async function freshnessBenchmark(options: FreshnessOptions, progress: (line: string) => void): Promise<FreshnessResult> {
+export async function freshnessBenchmark(
+  options: FreshnessOptions,
+  progress: (line: string) => void,
+): Promise<FreshnessResult> {
   const problems: string[] = [];
-  const env = await startBenchEnvironment({ whoop: { latencyMs: options.latencyMs, rateLimit: { perMinute: options.perMinute } }, generate: { days: 60, workoutsPerDay: 1 } });
+  const env = await startBenchEnvironment({
+    whoop: { latencyMs: options.latencyMs, rateLimit: { perMinute: options.perMinute } },
+    generate: { days: 60, workoutsPerDay: 1 },
+  });
   const release = onCleanup('freshness environment', () => env.close());
   try {
     const userId = env.member.user_id;
@@ -72,13 +78,23 @@ export async function freshnessBenchmark(options: FreshnessOptions, progress: (l
     // The schedule's own sync, timed once.
     const sync = await env.app.app.sync.syncAll({ days: 3, trigger: 'schedule', requestedBy: 'bench' });
     const syncSeconds = sync.durationMs / 1000;
-    const waits = scheduleWaits(parseSchedules(DEFAULT_SCHEDULES) as Schedule[]).map((w) => w + syncSeconds).sort((a, b) => a - b);
+    const waits = scheduleWaits(parseSchedules(DEFAULT_SCHEDULES) as Schedule[])
+      .map((w) => w + syncSeconds)
+      .sort((a, b) => a - b);
 
-    const webhook = { p50: round(percentile(done, 50), 3), p99: round(percentile(done, 99), 3), max: round(done.at(-1) ?? NaN, 3) };
+    const webhook = {
+      p50: round(percentile(done, 50), 3),
+      p99: round(percentile(done, 99), 3),
+      max: round(done.at(-1) ?? NaN, 3),
+    };
     return {
       events: options.events,
       webhook,
-      schedule: { p50: round(percentile(waits, 50)), p99: round(percentile(waits, 99)), syncSeconds: round(syncSeconds, 3) },
+      schedule: {
+        p50: round(percentile(waits, 50)),
+        p99: round(percentile(waits, 99)),
+        syncSeconds: round(syncSeconds, 3),
+      },
       met: webhook.p99 <= options.targetP99Seconds,
       problems,
     };

@@ -35,7 +35,12 @@ const ACK = {
   connections: Number(process.env.BENCH_CONNECTIONS || 100),
   warmupSeconds: 3,
   durationSeconds: Number(process.env.BENCH_DURATION || 10),
-  paced: { rate: Number(process.env.BENCH_ACK_RATE || 2000), warmupSeconds: 2, durationSeconds: 6, rounds: Number(process.env.BENCH_ACK_ROUNDS || 3) },
+  paced: {
+    rate: Number(process.env.BENCH_ACK_RATE || 2000),
+    warmupSeconds: 2,
+    durationSeconds: 6,
+    rounds: Number(process.env.BENCH_ACK_ROUNDS || 3),
+  },
   unloaded: { warmupSeconds: 1, durationSeconds: 5 },
   text: '7',
   targetP99DeltaMs: Number(process.env.BENCH_ACK_P99_TARGET_MS || 5),
@@ -229,7 +234,10 @@ function printFootprint(result: FootprintResult): void {
       result.rows.map((r) =>
         r.skipped
           ? [r.name, undefined, undefined, undefined, undefined, undefined, undefined, undefined, r.skipped]
-          : [r.name, r.readyMs, r.readyRatio, r.processes, r.idlePssMiB, r.pssRatio, r.syncPeakPssMiB, r.syncMs, undefined],
+          : [
+              r.name, r.readyMs, r.readyRatio, r.processes, r.idlePssMiB,
+              r.pssRatio, r.syncPeakPssMiB, r.syncMs, undefined,
+            ],
       ),
     ),
   );
@@ -314,7 +322,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-main()
+void main()
   .catch((error: unknown) => {
     console.error(`bench: ${(error as Error).stack ?? String(error)}`);
     return 1;

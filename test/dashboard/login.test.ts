@@ -43,7 +43,12 @@ async function openForm(base = env.app.url): Promise<Visitor> {
   return { cookie: sessionCookie(response)!, csrf };
 }
 
-function post(path: string, visitor: Partial<Visitor>, fields: Record<string, string>, base = env.app.url): Promise<Response> {
+function post(
+  path: string,
+  visitor: Partial<Visitor>,
+  fields: Record<string, string>,
+  base = env.app.url,
+): Promise<Response> {
   return fetch(`${base}${path}`, {
     method: 'POST',
     redirect: 'manual',

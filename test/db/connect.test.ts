@@ -65,7 +65,8 @@ describe('start-up while the database is down', { timeout: 120_000 }, () => {
     const db = await openDatabase({ databaseUrl: `postgres://postgres@127.0.0.1:${port}/whoop`, dataDir: tmpdir() });
     const attempts: number[] = [];
     try {
-      const failure = await waitForDatabase(db, { timeoutMs: 2_000, onRetry: (attempt) => attempts.push(attempt) }).then(
+      const onRetry = (attempt: number) => attempts.push(attempt);
+      const failure = await waitForDatabase(db, { timeoutMs: 2_000, onRetry }).then(
         () => undefined,
         (error: Error) => error,
       );

@@ -22,7 +22,8 @@ try {
 }
 
 console.log('demo: starting whoop-sync with a simulated WHOOP member and a local stand-in for Slack…');
-const demo = await startDemo({ port, databaseUrl: process.env.DEMO_DATABASE_URL || undefined }).catch((error: Error) => {
+const databaseUrl = process.env.DEMO_DATABASE_URL || undefined;
+const demo = await startDemo({ port, databaseUrl }).catch((error: Error) => {
   console.error(`demo: ${error.message}`);
   process.exit(1);
 });

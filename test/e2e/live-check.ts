@@ -25,7 +25,11 @@ function check(condition: unknown, what: string): asserts condition {
   console.log(`ok  ${what}`);
 }
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -103,7 +107,11 @@ scrape_configs:
   check(unsigned.status === 401 && tampered.status === 401, 'unsigned and tampered /sync answered 401');
   const status = async () =>
     (await (await fetch(`${url}/status`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).json()) as {
-      recentRuns: { status: string; window: { start: string; end: string } | null; counts: Record<string, { upserted: number }> | null }[];
+      recentRuns: {
+        status: string;
+        window: { start: string; end: string } | null;
+        counts: Record<string, { upserted: number }> | null;
+      }[];
     };
   check((await status()).recentRuns.length === 0, 'no sync run was recorded for them');
 
@@ -118,7 +126,10 @@ scrape_configs:
   const [message] = await slack.waitForMessages(1, 30_000);
   const [run] = (await status()).recentRuns;
   check(run?.status === 'succeeded' && run.window && run.counts, 'the run succeeded');
-  const expected = expectedIds(whoop, member.user_id, { start: new Date(run.window.start), end: new Date(run.window.end) });
+  const expected = expectedIds(whoop, member.user_id, {
+    start: new Date(run.window.start),
+    end: new Date(run.window.end),
+  });
   const countsText = `cycles ${expected.cycles.length} · recoveries ${expected.recoveries.length} · sleeps ${expected.sleeps.length} · workouts ${expected.workouts.length}`;
   check(message!.text.startsWith('✅') && message!.text.includes(countsText), `chat.postMessage got: ${message!.text.replace('\n', ' / ')}`);
 

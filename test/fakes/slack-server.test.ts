@@ -15,7 +15,12 @@ describe('fake Slack Web API', () => {
   });
 
   const client = (options: WebClientOptions = {}, token = fake.botToken) =>
-    new WebClient(token, { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, logLevel: LogLevel.ERROR, ...options });
+    new WebClient(token, {
+      slackApiUrl: fake.apiUrl,
+      retryConfig: { retries: 0 },
+      logLevel: LogLevel.ERROR,
+      ...options,
+    });
 
   async function failure(promise: Promise<unknown>): Promise<Record<string, unknown> & Error> {
     try {

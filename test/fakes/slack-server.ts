@@ -22,7 +22,7 @@ export interface PostedMessage {
   encoding: 'form' | 'json';
 }
 
-export interface ApiCall {
+interface ApiCall {
   /** Web API method (e.g. 'chat.postMessage') or 'response_url' for posts to a response URL. */
   method: string;
   status: number;
@@ -41,13 +41,13 @@ export interface CompletedUpload {
   at: Date;
 }
 
-export interface ResponseUrlPost {
+interface ResponseUrlPost {
   id: string;
   body: Record<string, unknown>;
   at: Date;
 }
 
-export type SlackFault =
+type SlackFault =
   /** A platform error: HTTP 200 with `{ ok: false, error }`, e.g. 'not_in_channel', 'channel_not_found'. */
   | { error: string }
   /** HTTP 429 with `Retry-After` (default 1 s) and `{ ok: false, error: 'ratelimited' }`. */
@@ -59,7 +59,7 @@ export type SlackFault =
   /** Drops the connection without an answer (a network error for the client). */
   | { reset: true };
 
-export interface FaultOptions {
+interface FaultOptions {
   /** Only calls to this Web API method consume the fault; default: any method. */
   method?: string;
 }
@@ -94,9 +94,9 @@ export interface FakeSlack {
   close(): Promise<void>;
 }
 
-export const FAKE_TEAM_ID = 'T0FAKE0001';
-export const FAKE_BOT_USER_ID = 'U0FAKEBOT1';
-export const FAKE_BOT_ID = 'B0FAKEBOT1';
+const FAKE_TEAM_ID = 'T0FAKE0001';
+const FAKE_BOT_USER_ID = 'U0FAKEBOT1';
+const FAKE_BOT_ID = 'B0FAKEBOT1';
 
 // Slack refuses longer messages; a service that forwards an unbounded error text should find out in tests.
 const MAX_TEXT_LENGTH = 40_000;
@@ -160,7 +160,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     res.end(text);
   };
 
-  const answer = (res: ServerResponse, method: string, status: number, body: unknown, headers?: Record<string, string>) => {
+  const answer = (
+    res: ServerResponse,
+    method: string,
+    status: number,
+    body: unknown,
+    headers?: Record<string, string>,
+  ) => {
     const error =
       typeof body === 'object' && body !== null && (body as { ok?: unknown }).ok === false
         ? String((body as { error?: unknown }).error)
@@ -179,7 +185,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       timers.add(timer);
     });
 
-  async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, body: Buffer, query: URLSearchParams) {
+  async function handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    body: Buffer,
+    query: URLSearchParams,
+  ) {
     const known = ['chat.postMessage', 'auth.test', 'apps.connections.open', 'files.getUploadURLExternal', 'files.completeUploadExternal'].includes(method);
     if (!known) return answer(res, method, 200, { ok: false, error: 'unknown_method' });
 
@@ -369,7 +381,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     return answer(res, method, 200, {
       ok: true,
-      files: shared.map((file) => ({ id: file.id, name: file.filename, title: file.title ?? file.filename, size: file.bytes.length })),
+      files: shared.map((file) => ({
+        id: file.id,
+        name: file.filename,
+        title: file.title ?? file.filename,
+        size: file.bytes.length,
+      })),
     });
   }
 

@@ -8,10 +8,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-export const FAKE_APP_ID = 'A0APP00001';
+const FAKE_APP_ID = 'A0APP00001';
 export const FAKE_APP_TOKEN = `xapp-1-${FAKE_APP_ID}-1000000000001-0123456789abcdef0123456789abcdef`;
 
-export interface SocketAck {
+interface SocketAck {
   envelopeId: string;
   /** The ack's payload: for a slash command, the JSON Slack shows the person (`{ response_type, text }`). */
   payload: Record<string, unknown> | undefined;
@@ -22,7 +22,7 @@ export interface SocketAck {
   afterMs: number;
 }
 
-export interface SocketDelivery {
+interface SocketDelivery {
   envelopeId: string;
   connection: number;
   /** 1 for the first delivery, 2… for redeliveries of an envelope whose ack did not arrive. */
@@ -30,7 +30,7 @@ export interface SocketDelivery {
   at: Date;
 }
 
-export interface SocketCommandOptions {
+interface SocketCommandOptions {
   /** Payload fields replacing the defaults (channel C0CHANNEL1, user U0ALICE001, a response_url on the fake). */
   fields?: Record<string, string>;
   envelopeId?: string;
@@ -93,7 +93,11 @@ interface Connection {
   ws: WebSocket;
 }
 
-export function createFakeSocketMode(base: string, responseUrl: () => string, options: FakeSocketModeOptions = {}): FakeSocketMode {
+export function createFakeSocketMode(
+  base: string,
+  responseUrl: () => string,
+  options: FakeSocketModeOptions = {},
+): FakeSocketMode {
   const appToken = options.appToken ?? FAKE_APP_TOKEN;
   const redeliverAfterMs = options.redeliverAfterMs ?? 3000;
   const maxDeliveries = options.maxDeliveries ?? 4;
@@ -142,7 +146,12 @@ export function createFakeSocketMode(base: string, responseUrl: () => string, op
     envelope.attempts++;
     envelope.lastDeliveredAt = performance.now();
     connection.ws.send(envelope.message);
-    state.deliveries.push({ envelopeId: envelope.id, connection: connection.id, attempt: envelope.attempts, at: new Date() });
+    state.deliveries.push({
+      envelopeId: envelope.id,
+      connection: connection.id,
+      attempt: envelope.attempts,
+      at: new Date(),
+    });
     envelope.timer = later(redeliverAfterMs, () => deliver(envelope));
     notify();
   }

@@ -11,7 +11,8 @@ describe('fake Slack file uploads', () => {
   afterEach(() => fake.reset());
   afterAll(async () => fake?.close());
 
-  const client = () => new WebClient(fake.botToken, { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, logLevel: LogLevel.ERROR });
+  const client = () =>
+    new WebClient(fake.botToken, { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, logLevel: LogLevel.ERROR });
 
   it('takes getUploadURLExternal, the upload and completeUploadExternal, and records the file with its message', async () => {
     const bytes = Buffer.from('\x89PNG fake bytes of some length');

@@ -29,7 +29,13 @@ async function startWithData(days = 30, options?: FakeWhoopOptions) {
   return { whoop, member, grant };
 }
 
-function api(whoop: FakeWhoop, path: string, token: string | undefined, query: Record<string, string> = {}, init: RequestInit = {}) {
+function api(
+  whoop: FakeWhoop,
+  path: string,
+  token: string | undefined,
+  query: Record<string, string> = {},
+  init: RequestInit = {},
+) {
   const search = new URLSearchParams(query).toString();
   const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
   return fetch(`${whoop.url}/developer${path}${search ? `?${search}` : ''}`, { ...init, headers });

@@ -14,9 +14,9 @@ import type { AddressInfo } from 'node:net';
 // Public types: the exact JSON records the fake serves.
 // ---------------------------------------------------------------------------------------------------------
 
-export type ScoreState = 'SCORED' | 'PENDING_SCORE' | 'UNSCORABLE';
+type ScoreState = 'SCORED' | 'PENDING_SCORE' | 'UNSCORABLE';
 
-export interface CycleScore {
+interface CycleScore {
   strain: number;
   kilojoule: number;
   average_heart_rate: number;
@@ -37,7 +37,7 @@ export interface Cycle {
   score?: CycleScore;
 }
 
-export interface SleepStageSummary {
+interface SleepStageSummary {
   total_in_bed_time_milli: number;
   total_awake_time_milli: number;
   total_no_data_time_milli: number;
@@ -48,14 +48,14 @@ export interface SleepStageSummary {
   disturbance_count: number;
 }
 
-export interface SleepNeeded {
+interface SleepNeeded {
   baseline_milli: number;
   need_from_sleep_debt_milli: number;
   need_from_recent_strain_milli: number;
   need_from_recent_nap_milli: number;
 }
 
-export interface SleepScore {
+interface SleepScore {
   stage_summary: SleepStageSummary;
   sleep_needed: SleepNeeded;
   respiratory_rate: number;
@@ -79,7 +79,7 @@ export interface Sleep {
   score?: SleepScore;
 }
 
-export interface RecoveryScore {
+interface RecoveryScore {
   user_calibrating: boolean;
   recovery_score: number;
   resting_heart_rate: number;
@@ -98,7 +98,7 @@ export interface Recovery {
   score?: RecoveryScore;
 }
 
-export interface ZoneDurations {
+interface ZoneDurations {
   zone_zero_milli: number;
   zone_one_milli: number;
   zone_two_milli: number;
@@ -107,7 +107,7 @@ export interface ZoneDurations {
   zone_five_milli: number;
 }
 
-export interface WorkoutScore {
+interface WorkoutScore {
   strain: number;
   average_heart_rate: number;
   max_heart_rate: number;
@@ -135,7 +135,7 @@ export interface Workout {
 }
 
 /** `GET /v2/user/profile/basic`. */
-export interface Profile {
+interface Profile {
   user_id: number;
   email: string;
   first_name: string;
@@ -143,7 +143,7 @@ export interface Profile {
 }
 
 /** `GET /v2/user/measurement/body`. */
-export interface BodyMeasurement {
+interface BodyMeasurement {
   height_meter: number;
   weight_kilogram: number;
   max_heart_rate: number;
@@ -154,7 +154,7 @@ export interface Member extends Profile {
   body: BodyMeasurement;
 }
 
-export interface RequestLogEntry {
+interface RequestLogEntry {
   method: string;
   /** Raw path without the query, e.g. `/developer/v2/cycle`. */
   path: string;
@@ -200,14 +200,14 @@ export interface FakeWhoopOptions {
   minimalPages?: boolean;
 }
 
-export interface FailFault {
+interface FailFault {
   status: 429 | 500 | 502 | 503;
   /** Matches `/developer/v2/...` paths, or the same path without `/developer`, or OAuth paths when given. */
   pathPrefix?: string;
   headers?: Record<string, string>;
 }
 
-export type MalformKind = 'invalid-json' | 'truncated' | 'wrong-shape';
+type MalformKind = 'invalid-json' | 'truncated' | 'wrong-shape';
 
 export interface IssuedGrant {
   access_token: string;
@@ -248,7 +248,7 @@ export interface WebhookDeliveryOptions {
   secret?: string;
 }
 
-export interface WebhookDeliveryResult {
+interface WebhookDeliveryResult {
   event: WebhookEvent;
   /** The status of each attempt; 0 when the request failed or timed out. */
   attempts: number[];
@@ -281,7 +281,10 @@ export interface FakeWhoop {
    * unless given), retrying on a non-2xx answer or a failed request.
    */
   deliverWebhook(url: string, event: Omit<WebhookEvent, 'trace_id'> & { trace_id?: string }, options?: WebhookDeliveryOptions): Promise<WebhookDeliveryResult>;
-  /** While on, every page of the collection (`cycle`, `recovery`, `sleep`, `workout`) carries a fresh next_token, forever. */
+  /**
+   * While on, every page of the collection (`cycle`, `recovery`, `sleep`, `workout`) carries a fresh
+   * next_token, forever.
+   */
   paginateForever(resource: string, on?: boolean): void;
   close(): Promise<void>;
 }
@@ -429,7 +432,11 @@ class SlidingWindow {
       return { allowed: false, remaining: 0, resetSeconds: this.secondsUntilSlot(now) };
     }
     this.hits.push(now);
-    return { allowed: true, remaining: Math.max(0, this.limit - inWindow - 1), resetSeconds: this.secondsUntilSlot(now) };
+    return {
+      allowed: true,
+      remaining: Math.max(0, this.limit - inWindow - 1),
+      resetSeconds: this.secondsUntilSlot(now),
+    };
   }
 
   private prune(now: number): void {
@@ -600,7 +607,11 @@ class OAuthStore {
 
   private mint(grant: Grant, withRefreshToken: boolean): TokenResponse {
     const accessToken = randomToken();
-    this.accessTokens.set(accessToken, { grant, expiresAt: Date.now() + this.lifetimeSeconds * SECOND, revoked: false });
+    this.accessTokens.set(accessToken, {
+      grant,
+      expiresAt: Date.now() + this.lifetimeSeconds * SECOND,
+      revoked: false,
+    });
     grant.accessToken = accessToken;
     grant.refreshToken = null;
     const response: TokenResponse = {
@@ -680,7 +691,12 @@ class Paginator {
 
   constructor(private readonly minimal: boolean) {}
 
-  list<T extends { user_id: number }>(source: ListSource<T>, userId: number, query: URLSearchParams, now: number): Reply {
+  list<T extends { user_id: number }>(
+    source: ListSource<T>,
+    userId: number,
+    query: URLSearchParams,
+    now: number,
+  ): Reply {
     const limit = parseLimit(query.get('limit'));
     if (limit === 'invalid') return jsonReply(400, { error: `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}` });
     const start = parseTime(query.get('start'));
@@ -706,7 +722,9 @@ class Paginator {
     const last = page[page.length - 1];
     const more = this.minimal ? matching.length >= limit : matching.length > limit;
     let nextToken: string | null = null;
-    if (more && last) nextToken = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key });
+    if (more && last) {
+      nextToken = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: last.key });
+    }
     else if (this.endless.has(source.resource)) {
       nextToken = this.issue({ resource: source.resource, userId, start, end, effectiveEnd, after: cursor?.after });
     }
@@ -939,7 +957,12 @@ function makeCycle(ctx: GenerationContext, plan: DayPlan): Cycle {
     id: plan.cycleId,
     user_id: ctx.member.user_id,
     created_at: stamp(ctx, created),
-    updated_at: stamp(ctx, plan.cycleEnd === null ? ctx.now - rng.int(1 * MINUTE, 30 * MINUTE) : plan.cycleEnd + rng.int(5 * MINUTE, 60 * MINUTE)),
+    updated_at: stamp(
+      ctx,
+      plan.cycleEnd === null
+        ? ctx.now - rng.int(1 * MINUTE, 30 * MINUTE)
+        : plan.cycleEnd + rng.int(5 * MINUTE, 60 * MINUTE),
+    ),
     start: new Date(plan.cycleStart).toISOString(),
     end: plan.cycleEnd === null ? null : new Date(plan.cycleEnd).toISOString(),
     timezone_offset: ctx.zone.label,
@@ -957,7 +980,14 @@ function makeCycle(ctx: GenerationContext, plan: DayPlan): Cycle {
   return cycle;
 }
 
-function makeSleep(ctx: GenerationContext, plan: DayPlan, start: number, length: number, nap: boolean, n: number): Sleep {
+function makeSleep(
+  ctx: GenerationContext,
+  plan: DayPlan,
+  start: number,
+  length: number,
+  nap: boolean,
+  n: number,
+): Sleep {
   const { rng } = ctx;
   const end = start + length;
   const created = end + rng.int(2 * MINUTE, 20 * MINUTE);
@@ -1094,7 +1124,14 @@ function workoutScore(ctx: GenerationContext, sport: (typeof SPORTS)[number], le
 }
 
 function zoneDurations(rng: Random, length: number): ZoneDurations {
-  const weights = [rng.between(0.02, 0.1), rng.between(0.1, 0.3), rng.between(0.2, 0.4), rng.between(0.1, 0.3), rng.between(0, 0.15), rng.between(0, 0.05)];
+  const weights = [
+    rng.between(0.02, 0.1),
+    rng.between(0.1, 0.3),
+    rng.between(0.2, 0.4),
+    rng.between(0.1, 0.3),
+    rng.between(0, 0.15),
+    rng.between(0, 0.05),
+  ];
   const total = weights.reduce((sum, weight) => sum + weight, 0);
   const parts = weights.map((weight) => Math.floor((length * weight) / total));
   parts[2]! += length - parts.reduce((sum, part) => sum + part, 0); // rounding remainder: sums to the length
@@ -1285,7 +1322,12 @@ class FakeWhoopServer implements FakeWhoop {
     event: Omit<WebhookEvent, 'trace_id'> & { trace_id?: string },
     options: WebhookDeliveryOptions = {},
   ): Promise<WebhookDeliveryResult> {
-    const full: WebhookEvent = { user_id: event.user_id, id: event.id, type: event.type, trace_id: event.trace_id ?? randomUUID() };
+    const full: WebhookEvent = {
+      user_id: event.user_id,
+      id: event.id,
+      type: event.type,
+      trace_id: event.trace_id ?? randomUUID(),
+    };
     const body = JSON.stringify(full);
     const delays = options.retryDelaysMs ?? WEBHOOK_RETRY_DELAYS_MS;
     const attempts: number[] = [];
@@ -1293,7 +1335,7 @@ class FakeWhoopServer implements FakeWhoop {
       if (attempt > 0) await this.timers.sleep(delays[attempt - 1]!);
       const timestamp = String(options.timestampMs ?? Date.now());
       const signature = createHmac('sha256', options.secret ?? this.clientSecret).update(timestamp + body).digest('base64');
-      let status = 0;
+      let status: number;
       try {
         const response = await fetch(url, {
           method: 'POST',
@@ -1349,17 +1391,22 @@ class FakeWhoopServer implements FakeWhoop {
     // the fake's own work (filtering, serializing a page) then happens within the latency, as a real
     // server's does, instead of being added to it (on one thread, it queued concurrent requests behind
     // each other). Held and slowed requests are answered as things stand when they are let through.
-    const early = isApi && this.latencyMs > 0 && slowdown === 0 && !this.gate.holding ? this.prepareApi(req, target) : undefined;
+    const early =
+      isApi && this.latencyMs > 0 && slowdown === 0 && !this.gate.holding ? this.prepareApi(req, target) : undefined;
     // setTimeout counts from the event loop's cached clock, which can be a little behind: never answer early.
     const due = arrived + this.latencyMs + slowdown;
-    for (let left = due - performance.now(); left > 0 && !this.closing; left = due - performance.now()) await this.timers.sleep(Math.ceil(left));
+    for (let left = due - performance.now(); left > 0 && !this.closing; left = due - performance.now()) {
+      await this.timers.sleep(Math.ceil(left));
+    }
     if (isApi) await this.gate.wait();
     if (this.closing) {
       res.destroy();
       return;
     }
 
-    const { reply, malformed } = early ?? (isApi ? this.prepareApi(req, target) : { reply: await this.answerOAuth(req, target), malformed: undefined });
+    const { reply, malformed } =
+      early ??
+      (isApi ? this.prepareApi(req, target) : { reply: await this.answerOAuth(req, target), malformed: undefined });
     if (malformed) writeMalformed(res, entry, reply, malformed);
     else writeReply(res, entry, reply);
   }
@@ -1367,7 +1414,10 @@ class FakeWhoopServer implements FakeWhoop {
   /** The answer to an API request, its body already serialized unless it is to be sent malformed. */
   private prepareApi(req: IncomingMessage, target: Target): { reply: Reply; malformed: MalformKind | undefined } {
     const reply = this.answerApi(req, target);
-    const malformed = reply.status === 200 ? takeFirst(this.malformations, (m) => pathMatches(target.path, m.pathPrefix, true))?.kind : undefined;
+    const malformed =
+      reply.status === 200
+        ? takeFirst(this.malformations, (m) => pathMatches(target.path, m.pathPrefix, true))?.kind
+        : undefined;
     return { reply: malformed ? reply : serialized(reply), malformed };
   }
 
@@ -1440,7 +1490,12 @@ class FakeWhoopServer implements FakeWhoop {
       ),
       get(/^\/v2\/user\/profile\/basic$/, (user) => {
         const member = this.requireMember(user);
-        return jsonReply(200, { user_id: member.user_id, email: member.email, first_name: member.first_name, last_name: member.last_name });
+        return jsonReply(200, {
+          user_id: member.user_id,
+          email: member.email,
+          first_name: member.first_name,
+          last_name: member.last_name,
+        });
       }),
       get(/^\/v2\/user\/measurement\/body$/, (user) => jsonReply(200, { ...this.requireMember(user).body })),
       {
@@ -1509,7 +1564,12 @@ class FakeWhoopServer implements FakeWhoop {
     if (!approver) return refuse('no WHOOP member is logged in to approve');
 
     const code = randomToken(24);
-    this.oauth.codes.set(code, { userId: approver.user_id, scopes, redirectUri, expiresAt: Date.now() + CODE_LIFETIME_MS });
+    this.oauth.codes.set(code, {
+      userId: approver.user_id,
+      scopes,
+      redirectUri,
+      expiresAt: Date.now() + CODE_LIFETIME_MS,
+    });
     const location = new URL(redirectUri);
     location.searchParams.set('code', code);
     location.searchParams.set('state', state);

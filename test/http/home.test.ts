@@ -57,7 +57,9 @@ describe('GET / with Slack and WHOOP configured', () => {
     expect(page).toContain('1 connected, 1 of them must be connected again');
 
     const { whoop, slack } = env;
-    for (const secret of [SIGNING_SECRET, slack.botToken, whoop.clientSecret, whoop.clientId]) expect(page).not.toContain(secret);
+    for (const secret of [SIGNING_SECRET, slack.botToken, whoop.clientSecret, whoop.clientId]) {
+      expect(page).not.toContain(secret);
+    }
     for (const personal of ['Jo', 'Tester', 'jo@example.com', String(env.member.user_id), 'refresh token revoked']) {
       expect(page).not.toContain(personal);
     }

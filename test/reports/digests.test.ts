@@ -19,7 +19,9 @@ const pct = (value: number, base: number) => {
 function expectedDigest(days: ExpectedDay[], today: string) {
   const byDay = new Map(days.map((day) => [day.day, day]));
   const latest = days.filter((day) => day.day <= today).at(-1)!;
-  const before = (day: string) => Array.from({ length: 30 }, (_, i) => byDay.get(shift(day, -(i + 1)))).filter((d): d is ExpectedDay => d !== undefined);
+  const before = (day: string) =>
+    Array.from({ length: 30 }, (_, i) => byDay.get(shift(day, -(i + 1))))
+      .filter((d): d is ExpectedDay => d !== undefined);
   const hrvMean = (day: string) => mean(before(day).flatMap((d) => (d.hrv === undefined ? [] : [d.hrv])));
   const rhrMean = mean(before(latest.day).flatMap((d) => (d.rhr === undefined ? [] : [d.rhr])));
   const last3 = [0, 1, 2].map((back) => byDay.get(shift(latest.day, -back)));
@@ -102,10 +104,13 @@ describe('digests', () => {
     const days = expectedDays(env.whoop.data, env.member.user_id);
     const week = days.filter((day) => day.day > shift(today, -7) && day.day <= today);
     const before = days.filter((day) => day.day > shift(today, -14) && day.day <= shift(today, -7));
-    const recovery = (list: ExpectedDay[]) => mean(list.flatMap((day) => (day.recovery === undefined ? [] : [day.recovery])));
+    const recovery = (list: ExpectedDay[]) =>
+      mean(list.flatMap((day) => (day.recovery === undefined ? [] : [day.recovery])));
     const text = upload!.initialComment!;
     expect(text).toContain(`recovery ${Math.round(recovery(week))} % (${pct(recovery(week), recovery(before))} vs ${Math.round(recovery(before))} %)`);
-    const workouts = env.whoop.data.workouts.filter((w) => w.user_id === env.member.user_id && shift(w.start.slice(0, 10), 0) > shift(today, -8));
+    const workouts = env.whoop.data.workouts.filter(
+      (w) => w.user_id === env.member.user_id && shift(w.start.slice(0, 10), 0) > shift(today, -8),
+    );
     expect(workouts.length).toBeGreaterThan(0);
     expect(text).toMatch(/Workouts: .+ \d+× \d+ h \d\d min/);
   });

@@ -76,14 +76,20 @@ describe('scheduled syncs', () => {
   });
 
   it('runs a slot once even when it fires twice', async () => {
-    const results = await Promise.all([env.app.app.scheduler.runSlot(schedule, slot(4)), env.app.app.scheduler.runSlot(schedule, slot(4))]);
+    const results = await Promise.all([
+      env.app.app.scheduler.runSlot(schedule, slot(4)),
+      env.app.app.scheduler.runSlot(schedule, slot(4)),
+    ]);
     expect(results.sort()).toEqual(['claimed_elsewhere', 'ran']);
     expect(await prisma().syncRun.count()).toBe(1);
   });
 
   it('runs a slot once across two app instances on the same database', async () => {
     const other = await env.startAnotherApp({ SLACK_REPORT_CHANNEL: 'C0REPORTS1' });
-    const results = await Promise.all([env.app.app.scheduler.runSlot(schedule, slot(5)), other.app.scheduler.runSlot(schedule, slot(5))]);
+    const results = await Promise.all([
+      env.app.app.scheduler.runSlot(schedule, slot(5)),
+      other.app.scheduler.runSlot(schedule, slot(5)),
+    ]);
     expect(results.sort()).toEqual(['claimed_elsewhere', 'ran']);
     await other.app.dispatcher.idle(20_000);
     expect(await prisma().syncRun.count()).toBe(1);

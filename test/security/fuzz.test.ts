@@ -174,7 +174,12 @@ function freshSigned(ctx: Context, body: string | Buffer): Record<string, string
   return { 'content-type': FORM, 'x-slack-request-timestamp': String(ctx.now), 'x-slack-signature': sign(body, ctx.now) };
 }
 
-function signedHelp(ctx: Context, family: string, body: string | Buffer = helpBody(ctx), extra: Partial<HttpCase> = {}): HttpCase {
+function signedHelp(
+  ctx: Context,
+  family: string,
+  body: string | Buffer = helpBody(ctx),
+  extra: Partial<HttpCase> = {},
+): HttpCase {
   assertNotSync(body, family);
   const headers = freshSigned(ctx, body);
   return {
@@ -1155,7 +1160,8 @@ async function sampleMemory(pid: number, url: string): Promise<{ rss: number | u
     if (h !== undefined) heap.push(h);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const median = (values: number[]) => (values.length === 0 ? undefined : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]);
+  const median = (values: number[]) =>
+    values.length === 0 ? undefined : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   return { rss: median(rss), heap: median(heap) };
 }
 
@@ -1227,7 +1233,13 @@ describe('fuzzing the public routes of the service process', () => {
     expect(connected.status, await connected.clone().text()).toBe(200);
     expect(whoop.stats.codeExchanges).toBe(1);
 
-    const legit: Array<{ name: string; body: string; headers: Record<string, string>; response: Response; text: string }> = [];
+    const legit: Array<{
+      name: string;
+      body: string;
+      headers: Record<string, string>;
+      response: Response;
+      text: string;
+    }> = [];
     const sendLegit = async (name: string, body: string, headers: Record<string, string>) => {
       const response = await fetch(`${url}${SLACK}`, { method: 'POST', headers, body });
       const text = await response.text();
@@ -1348,7 +1360,8 @@ describe('fuzzing the public routes of the service process', () => {
     expect(slack.calls.length).toBe(callsBefore);
 
     // Memory stays flat.
-    const rssGrowth = samples[samples.length - 1]!.rss !== undefined && baseline.rss !== undefined ? samples[samples.length - 1]!.rss! - baseline.rss : undefined;
+    const final = samples[samples.length - 1]!;
+    const rssGrowth = final.rss !== undefined && baseline.rss !== undefined ? final.rss - baseline.rss : undefined;
     if (rssGrowth !== undefined) expect(rssGrowth, `service RSS grew by ${mb(rssGrowth)}`).toBeLessThan(MAX_RSS_GROWTH_BYTES);
     const last = samples[samples.length - 1]!;
     const heapGrowth = last.heap !== undefined && baseline.heap !== undefined ? last.heap - baseline.heap : undefined;

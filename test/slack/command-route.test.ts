@@ -127,7 +127,8 @@ describe('the /sync slash command', () => {
     expect(messages.every((m) => m.text.startsWith('✅ Sync for <@U0ALICE001>'))).toBe(true);
     const runs = await prisma().syncRun.findMany({ orderBy: { id: 'asc' } });
     // Executions (runs sharing a start) never overlap.
-    const executions = [...new Map(runs.map((r) => [r.startedAt!.getTime(), r])).values()].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime());
+    const executions = [...new Map(runs.map((r) => [r.startedAt!.getTime(), r])).values()]
+      .sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime());
     for (let i = 1; i < executions.length; i++) {
       expect(executions[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(executions[i - 1]!.finishedAt!.getTime());
     }

@@ -11,7 +11,14 @@ const SIG = 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503
 
 type Overrides = Partial<Parameters<typeof verifySlackSignature>[0]>;
 const verify = (overrides: Overrides = {}) =>
-  verifySlackSignature({ signingSecret: SECRET, signature: SIG, timestamp: TS, rawBody: BODY, nowSeconds: NOW, ...overrides });
+  verifySlackSignature({
+    signingSecret: SECRET,
+    signature: SIG,
+    timestamp: TS,
+    rawBody: BODY,
+    nowSeconds: NOW,
+    ...overrides,
+  });
 
 function refusal(overrides: Overrides): { reason: SignatureFailure; detail: string } {
   const result = verify(overrides);
@@ -160,7 +167,13 @@ describe('signSlackRequest', () => {
     const signature = signSlackRequest(secret, now, body);
     expect(signature).toMatch(/^v0=[0-9a-f]{64}$/);
     expect(
-      verifySlackSignature({ signingSecret: secret, signature, timestamp: String(now), rawBody: Buffer.from(body), nowSeconds: now }),
+      verifySlackSignature({
+        signingSecret: secret,
+        signature,
+        timestamp: String(now),
+        rawBody: Buffer.from(body),
+        nowSeconds: now,
+      }),
     ).toEqual({ ok: true });
     // Bytes, not characters: the same text in another encoding is a different body.
     expect(

@@ -87,7 +87,10 @@ describe('/sync over Socket Mode', () => {
   it('starts one run for an envelope Slack sends again because its ack was lost', async () => {
     const ack = await socket().command('5', { loseAcks: 1 });
     // The first ack was lost on the way: Slack sent the envelope again and the second ack arrived.
-    expect(socket().deliveries.map((d) => [d.envelopeId, d.attempt])).toEqual([[ack.envelopeId, 1], [ack.envelopeId, 2]]);
+    expect(socket().deliveries.map((d) => [d.envelopeId, d.attempt])).toEqual([
+      [ack.envelopeId, 1],
+      [ack.envelopeId, 2],
+    ]);
     expect(socket().lostAcks.map((lost) => lost.payload)).toEqual([ack.payload]);
     expect(ack.payload).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 5 days...' });
     await settled();
@@ -158,11 +161,16 @@ describe('/sync over Socket Mode', () => {
       const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
       // Its own database: the embedded one serves one process only.
       const otherDb = await createTestDatabase();
-      const other = await startApp(testConfig(otherDb, { ...env.env, SLACK_APP_TOKEN: token, SLACK_SIGNING_SECRET: SIGNING_SECRET }), { loggerInstance: logger });
+      const other = await startApp(
+        testConfig(otherDb, { ...env.env, SLACK_APP_TOKEN: token, SLACK_SIGNING_SECRET: SIGNING_SECRET }),
+        { loggerInstance: logger },
+      );
       try {
         await socket().waitFor(() => openCalls(code) === 1, `apps.connections.open refused with ${code}`);
         const refusal = await (async () => {
-          for (let i = 0; i < 100 && !lines.some((line) => line.level === 50); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+          for (let i = 0; i < 100 && !lines.some((line) => line.level === 50); i++) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
           return lines.find((line) => line.level === 50);
         })();
         expect(refusal?.msg).toMatch(new RegExp(`^SLACK_APP_TOKEN was refused by Slack \\(${code}\\): .*POST /slack/commands keeps serving\\.$`));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 
 // Without the background-networking flags Chromium keeps trying to reach Google's hosts, which this
 // machine's closed network refuses.
@@ -44,7 +44,10 @@ export async function launchBrowser(options: { viewport?: { width: number; heigh
     };
   } catch (error) {
     await rm(userDataDir, { recursive: true, force: true });
-    throw new Error(`cannot start Chromium at ${CHROMIUM} (install it with: apt-get install -y chromium): ${(error as Error).message}`);
+    throw new Error(
+      `cannot start Chromium at ${CHROMIUM} (install it with: apt-get install -y chromium): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 

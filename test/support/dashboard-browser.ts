@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const ARGS = [
   '--headless',
@@ -36,7 +36,10 @@ export async function launchBrowser(options: { viewport?: { width: number; heigh
     });
   } catch (error) {
     await rm(profile, { recursive: true, force: true });
-    throw new Error(`Chromium could not start from ${CHROMIUM} (install it with: apt-get install -y chromium): ${(error as Error).message}`);
+    throw new Error(
+      `Chromium could not start from ${CHROMIUM} (install it with: apt-get install -y chromium): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   return {
     context,

@@ -19,10 +19,11 @@ function offsetMinutes(label: string): number {
   return (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
 }
 
-const localDate = (iso: string, offset: string) => new Date(Date.parse(iso) + offsetMinutes(offset) * 60_000).toISOString().slice(0, 10);
+const localDate = (iso: string, offset: string) =>
+  new Date(Date.parse(iso) + offsetMinutes(offset) * 60_000).toISOString().slice(0, 10);
 
 /** The first day of a range of `range` days ending today (UTC, the tests' SYNC_TIMEZONE). */
-export function firstDay(range: number, now = new Date()): string {
+function firstDay(range: number, now = new Date()): string {
   const start = new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
   start.setUTCDate(start.getUTCDate() - (range - 1));
   return start.toISOString().slice(0, 10);
@@ -30,7 +31,15 @@ export function firstDay(range: number, now = new Date()): string {
 
 export function expectedMarks(whoop: Pick<FakeWhoop, 'data'>, userId: number, range: number): ExpectedMarks {
   const from = firstDay(range);
-  const counts: ExpectedMarks = { recovery_bars: 0, hrv_points: 0, resting_hr_points: 0, sleep_stages: 0, sleep_performance: 0, strain_bars: 0, workouts: 0 };
+  const counts: ExpectedMarks = {
+    recovery_bars: 0,
+    hrv_points: 0,
+    resting_hr_points: 0,
+    sleep_stages: 0,
+    sleep_performance: 0,
+    strain_bars: 0,
+    workouts: 0,
+  };
   const { cycles, sleeps, recoveries, workouts } = whoop.data;
   for (const cycle of cycles.filter((c) => c.user_id === userId)) {
     const main = sleeps
@@ -51,7 +60,9 @@ export function expectedMarks(whoop: Pick<FakeWhoop, 'data'>, userId: number, ra
     if (cycle.score) counts.strain_bars += 1;
     const start = Date.parse(cycle.start);
     const end = cycle.end ? Date.parse(cycle.end) : Infinity;
-    if (workouts.some((w) => w.user_id === userId && Date.parse(w.start) >= start && Date.parse(w.start) < end)) counts.workouts += 1;
+    if (workouts.some((w) => w.user_id === userId && Date.parse(w.start) >= start && Date.parse(w.start) < end)) {
+      counts.workouts += 1;
+    }
   }
   return counts;
 }

@@ -83,7 +83,12 @@ async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promi
  * The environment of a service process (the real entry point, started as a person would) pointed at a
  * test database and the fakes; `seedUserId` seeds its token store through WHOOP_REFRESH_TOKEN.
  */
-export function serviceEnv(options: { db: TestDatabase; whoop: FakeWhoop; seedUserId: number; slack?: FakeSlack }): Record<string, string> {
+export function serviceEnv(options: {
+  db: TestDatabase;
+  whoop: FakeWhoop;
+  seedUserId: number;
+  slack?: FakeSlack;
+}): Record<string, string> {
   const { db, whoop, slack } = options;
   return {
     ...db.env,
@@ -98,7 +103,9 @@ export function fakesEnv(whoop: Pick<FakeWhoop, 'url' | 'clientId' | 'clientSecr
     WHOOP_API_URL: whoop.url,
     WHOOP_CLIENT_ID: whoop.clientId,
     WHOOP_CLIENT_SECRET: whoop.clientSecret,
-    ...(slack ? { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET } : {}),
+    ...(slack
+      ? { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET }
+      : {}),
   };
 }
 

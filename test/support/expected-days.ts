@@ -42,8 +42,17 @@ export function expectedDays(data: FakeWhoopData, userId: number): ExpectedDay[]
       recovery: recovery?.score?.recovery_score,
       hrv: recovery?.score?.hrv_rmssd_milli,
       rhr: recovery?.score?.resting_heart_rate,
-      asleepMs: stages ? stages.total_light_sleep_time_milli + stages.total_slow_wave_sleep_time_milli + stages.total_rem_sleep_time_milli : undefined,
-      sleepNeededMs: need ? need.baseline_milli + need.need_from_sleep_debt_milli + need.need_from_recent_strain_milli + need.need_from_recent_nap_milli : undefined,
+      asleepMs: stages
+        ? stages.total_light_sleep_time_milli +
+          stages.total_slow_wave_sleep_time_milli +
+          stages.total_rem_sleep_time_milli
+        : undefined,
+      sleepNeededMs: need
+        ? need.baseline_milli +
+          need.need_from_sleep_debt_milli +
+          need.need_from_recent_strain_milli +
+          need.need_from_recent_nap_milli
+        : undefined,
       sleepDebtMs: need?.need_from_sleep_debt_milli,
       performance: sleep?.score?.sleep_performance_percentage ?? undefined,
       efficiency: sleep?.score?.sleep_efficiency_percentage,

@@ -11,7 +11,7 @@ export function pngSize(png: Buffer): { width: number; height: number } {
 }
 
 /** Decodes a PNG to RGBA pixels by embedding it in an SVG that resvg renders at its own size. */
-export function pngPixels(png: Buffer): { width: number; height: number; rgba: Buffer } {
+function pngPixels(png: Buffer): { width: number; height: number; rgba: Buffer } {
   const { width, height } = pngSize(png);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<image width="${width}" height="${height}" href="data:image/png;base64,${png.toString('base64')}"/></svg>`;

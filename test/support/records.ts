@@ -4,9 +4,13 @@ import type { Database } from '../../src/db/database.js';
 export async function storedIds(db: Database, userId: bigint) {
   const { prisma } = db;
   return {
-    cycles: (await prisma.whoopCycle.findMany({ where: { userId }, select: { id: true } })).map((r) => String(r.id)).sort(),
+    cycles: (await prisma.whoopCycle.findMany({ where: { userId }, select: { id: true } }))
+      .map((r) => String(r.id))
+      .sort(),
     sleeps: (await prisma.whoopSleep.findMany({ where: { userId }, select: { id: true } })).map((r) => r.id).sort(),
-    recoveries: (await prisma.whoopRecovery.findMany({ where: { userId }, select: { cycleId: true } })).map((r) => String(r.cycleId)).sort(),
+    recoveries: (await prisma.whoopRecovery.findMany({ where: { userId }, select: { cycleId: true } }))
+      .map((r) => String(r.cycleId))
+      .sort(),
     workouts: (await prisma.whoopWorkout.findMany({ where: { userId }, select: { id: true } })).map((r) => r.id).sort(),
   };
 }

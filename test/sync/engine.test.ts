@@ -58,7 +58,9 @@ describe('the sync engine against the fake WHOOP', () => {
     const after = await h.db().prisma.whoopCycle.findMany({ orderBy: { id: 'asc' } });
     expect(second.counts).toEqual(first.counts);
     expect(after.map((c) => c.id)).toEqual(before.map((c) => c.id));
-    for (const [i, row] of after.entries()) expect(row.syncedAt.getTime()).toBeGreaterThan(before[i]!.syncedAt.getTime());
+    for (const [i, row] of after.entries()) {
+      expect(row.syncedAt.getTime()).toBeGreaterThan(before[i]!.syncedAt.getTime());
+    }
     // The seed's verification query.
     const fresh = await h.db().prisma.$queryRaw<{ synced_at: Date }[]>`SELECT synced_at FROM whoop_cycles ORDER BY synced_at DESC LIMIT 3`;
     expect(fresh).toHaveLength(3);

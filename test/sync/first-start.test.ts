@@ -47,7 +47,10 @@ describe('a /sync on the first start, while the token store is being seeded', ()
         expect(runs).toHaveLength(1);
         const run = runs[0]!;
         const expected = expectedIds(whoop, member.user_id, { start: run.windowStart!, end: run.windowEnd! });
-        expect(run.counts).toMatchObject({ cycles: { upserted: expected.cycles.length }, sleeps: { upserted: expected.sleeps.length } });
+        expect(run.counts).toMatchObject({
+          cycles: { upserted: expected.cycles.length },
+          sleeps: { upserted: expected.sleeps.length },
+        });
         expect(expected.cycles.length).toBeGreaterThan(3);
         expect(message!.text).toContain(`cycles ${expected.cycles.length} · recoveries ${expected.recoveries.length}`);
       } finally {

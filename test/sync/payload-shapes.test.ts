@@ -7,7 +7,8 @@ import { syncHarness } from '../support/sync-harness.js';
 
 describe('WHOOP payloads at the edges of the spec', () => {
   const h = syncHarness({ days: 40, whoop: { minimalPages: true } });
-  const mine = <T extends { user_id: number }>(records: T[]) => records.filter((r) => r.user_id === h.env.member.user_id);
+  const mine = <T extends { user_id: number }>(records: T[]) =>
+    records.filter((r) => r.user_id === h.env.member.user_id);
 
   it('reads every page when the last one has no next_token, or when a full page\'s next_token leads to `{}`', async () => {
     const outcome = await h.sync(30);

@@ -5,7 +5,10 @@ import { startEnvironment, sendCommand, type Environment } from '../support/envi
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const counter = async (env: Environment, name: string) =>
-  Object.fromEntries(((await env.app.app.metrics.registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
+  Object.fromEntries(
+    ((await env.app.app.metrics.registry.getSingleMetric(name)?.get())?.values ?? [])
+      .map((v) => [String(v.labels.outcome), v.value]),
+  );
 
 describe('the run pipeline under faults', () => {
   let env: Environment;

@@ -18,7 +18,10 @@ describe('WHOOP tokens during syncs', () => {
   });
 
   it('refreshes a grant older than TOKEN_MAX_AGE_DAYS even if its access token is still valid', async () => {
-    await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { obtainedAt: new Date(Date.now() - 21 * 86_400_000) } });
+    await h.db().prisma.whoopToken.update({
+      where: { userId: h.userId },
+      data: { obtainedAt: new Date(Date.now() - 21 * 86_400_000) },
+    });
     expect((await h.sync(1)).status).toBe('succeeded');
     expect(h.env.whoop.stats.refreshes).toBe(1);
   });
@@ -35,7 +38,9 @@ describe('WHOOP tokens during syncs', () => {
     h.env.whoop.expireAccessTokens();
     await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { expiresAt: new Date() } });
     h.env.app.app.whoop.guard.forget(h.userId); // as every sync run does first
-    const tokens = await Promise.all(Array.from({ length: 20 }, () => h.env.app.app.whoop.guard.ensureTokenFresh(h.userId)));
+    const tokens = await Promise.all(
+      Array.from({ length: 20 }, () => h.env.app.app.whoop.guard.ensureTokenFresh(h.userId)),
+    );
     expect(new Set(tokens).size).toBe(1);
     expect(h.env.whoop.stats.refreshes).toBe(1);
   });
@@ -70,7 +75,9 @@ describe('WHOOP tokens during syncs', () => {
     await h.db().prisma.whoopToken.update({ where: { userId: h.userId }, data: { expiresAt: new Date() } });
     for (const app of [h.env.app.app, other.app]) app.whoop.guard.forget(h.userId);
     const tokens = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? h.env.app.app : other.app).whoop.guard.ensureTokenFresh(h.userId)),
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? h.env.app.app : other.app).whoop.guard.ensureTokenFresh(h.userId),
+      ),
     );
     expect(new Set(tokens).size).toBe(1);
     const outcomes = await Promise.all([h.sync(2), other.app.sync.syncAll({ days: 2, trigger: 'cli' }), h.sync(2)]);
@@ -87,10 +94,18 @@ describe('seeding the token store from WHOOP_REFRESH_TOKEN', () => {
     try {
       const member = whoop.addMember({ first_name: 'Sam' });
       const grant = whoop.issueGrant(member.user_id);
-      const env = { WHOOP_API_URL: whoop.url, WHOOP_CLIENT_ID: whoop.clientId, WHOOP_CLIENT_SECRET: whoop.clientSecret, WHOOP_REFRESH_TOKEN: grant.refresh_token };
+      const env = {
+        WHOOP_API_URL: whoop.url,
+        WHOOP_CLIENT_ID: whoop.clientId,
+        WHOOP_CLIENT_SECRET: whoop.clientSecret,
+        WHOOP_REFRESH_TOKEN: grant.refresh_token,
+      };
       const first = await startApp(testConfig(database, env));
       await first.app.whoop.seeded;
-      const token = await first.app.db.prisma.whoopToken.findUniqueOrThrow({ where: { userId: BigInt(member.user_id) }, include: { user: true } });
+      const token = await first.app.db.prisma.whoopToken.findUniqueOrThrow({
+        where: { userId: BigInt(member.user_id) },
+        include: { user: true },
+      });
       expect(token.refreshToken).not.toBe(grant.refresh_token);
       expect(token.user.firstName).toBe('Sam');
       expect(whoop.stats.refreshes).toBe(1);

@@ -9,7 +9,11 @@ export function deliver(whoop: FakeWhoop, baseUrl: string, event: EventInput, op
   return whoop.deliverWebhook(`${baseUrl}/webhooks/whoop`, event, { retryDelaysMs: [], ...options });
 }
 
-export async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
+export async function until(
+  condition: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -10,12 +10,16 @@ describe('WHOOP webhooks', () => {
   let env: Environment;
   let userId: number;
   const db = () => env.app.app.db;
-  const send = (event: EventInput, options?: Parameters<typeof deliver>[3]) => deliver(env.whoop, env.app.url, event, options);
+  const send = (event: EventInput, options?: Parameters<typeof deliver>[3]) =>
+    deliver(env.whoop, env.app.url, event, options);
   const eventRows = () => db().prisma.webhookEvent.findMany();
   const metric = async (name: string) => (await env.app.app.metrics.registry.getSingleMetricAsString(name)).split('\n').filter((line) => !line.startsWith('#'));
   const syncDays = (days: number) => env.app.app.sync.syncAll({ days, trigger: 'cli', requestedBy: 'test' });
   const post = (body: string, headers: Record<string, string>) => fetch(`${env.app.url}/webhooks/whoop`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  const latestSleep = () => env.whoop.data.sleeps.filter((s) => s.user_id === userId && !s.nap).sort((a, b) => b.start.localeCompare(a.start))[0]!;
+  const latestSleep = () =>
+    env.whoop.data.sleeps
+      .filter((s) => s.user_id === userId && !s.nap)
+      .sort((a, b) => b.start.localeCompare(a.start))[0]!;
 
   beforeAll(async () => {
     env = await startEnvironment({ days: 10 });
@@ -63,7 +67,8 @@ describe('WHOOP webhooks', () => {
     cycle.score_state = 'SCORED';
     await send({ user_id: userId, id: sleep.id, type: 'recovery.updated' });
     await processed(db());
-    expect((await db().prisma.whoopRecovery.findUniqueOrThrow({ where: { cycleId: BigInt(recovery.cycle_id) } })).recoveryScore).toBe(3);
+    const stored = await db().prisma.whoopRecovery.findUniqueOrThrow({ where: { cycleId: BigInt(recovery.cycle_id) } });
+    expect(stored.recoveryScore).toBe(3);
     expect((await db().prisma.whoopCycle.findUniqueOrThrow({ where: { id: BigInt(cycle.id) } })).strain).toBe(20.5);
     expect(apiPaths(env.whoop).sort()).toEqual([`/v2/cycle/${cycle.id}`, `/v2/cycle/${cycle.id}/recovery`].sort());
   });
@@ -79,9 +84,16 @@ describe('WHOOP webhooks', () => {
   });
 
   it('workout.updated stores the workout and refreshes the cycle it belongs to', async () => {
-    const workout = env.whoop.data.workouts.filter((w) => w.user_id === userId).sort((a, b) => b.start.localeCompare(a.start))[3]!;
+    const workout = env.whoop.data.workouts
+      .filter((w) => w.user_id === userId)
+      .sort((a, b) => b.start.localeCompare(a.start))[3]!;
     workout.score = { ...workout.score!, strain: 17.25 };
-    const cycle = env.whoop.data.cycles.find((c) => c.user_id === userId && Date.parse(c.start) <= Date.parse(workout.start) && (!c.end || Date.parse(c.end) > Date.parse(workout.start)))!;
+    const cycle = env.whoop.data.cycles.find(
+      (c) =>
+        c.user_id === userId &&
+        Date.parse(c.start) <= Date.parse(workout.start) &&
+        (!c.end || Date.parse(c.end) > Date.parse(workout.start)),
+    )!;
     await send({ user_id: userId, id: workout.id, type: 'workout.updated' });
     await processed(db());
     expect((await db().prisma.whoopWorkout.findUniqueOrThrow({ where: { id: workout.id } })).strain).toBe(17.25);
@@ -98,7 +110,9 @@ describe('WHOOP webhooks', () => {
     await syncDays(5);
     env.whoop.resetStats();
     const sleep = latestSleep();
-    const workout = env.whoop.data.workouts.find((w) => w.user_id === userId && Date.parse(w.start) > Date.now() - 4 * 86_400_000)!;
+    const workout = env.whoop.data.workouts.find(
+      (w) => w.user_id === userId && Date.parse(w.start) > Date.now() - 4 * 86_400_000,
+    )!;
     for (const event of [
       { user_id: userId, id: sleep.id, type: 'recovery.deleted' },
       { user_id: userId, id: sleep.id, type: 'sleep.deleted' },

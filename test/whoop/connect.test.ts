@@ -33,7 +33,10 @@ describe('connecting a WHOOP account (GET /oauth/whoop → callback)', () => {
     expect(response.headers.get('content-type')).toContain('text/html');
     expect(await response.text()).toContain('Connected as Jo Tester');
     const { prisma } = env.app.app.db;
-    const user = await prisma.whoopUser.findUniqueOrThrow({ where: { userId: BigInt(env.member.user_id) }, include: { token: true } });
+    const user = await prisma.whoopUser.findUniqueOrThrow({
+      where: { userId: BigInt(env.member.user_id) },
+      include: { token: true },
+    });
     expect(user.email).toBe('jo@example.com');
     expect(user.heightMeter).toBe(env.member.body.height_meter);
     expect(user.token?.status).toBe('active');

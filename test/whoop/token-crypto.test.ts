@@ -206,7 +206,8 @@ describe('stored WHOOP tokens with TOKEN_ENCRYPTION_KEY set', () => {
     }
     const other = await env.startAnotherApp({ TOKEN_ENCRYPTION_KEY: newKey.toString('base64'), TOKEN_ENCRYPTION_PREVIOUS_KEYS: key.toString('base64') });
     const fresh = await refreshing;
-    // The start-up migration ran after the refresh stored its pair: that pair, not the one it replaced, is now under the new key.
+    // The start-up migration ran after the refresh stored its pair: that pair, not the one it replaced, is now
+    // under the new key.
     await expectEncrypted(other.app, userId, newKey);
     expect((await other.app.whoop.tokens.get(userId))!.accessToken).toBe(fresh);
     expect(env.whoop.stats.refreshes).toBe(1);
@@ -225,11 +226,19 @@ describe('turning encryption on, and rotating the key, across restarts', () => {
   let logs: { level: number; msg: string; [field: string]: unknown }[] = [];
 
   /** Starts the app on the shared database with these encryption settings, after closing the previous one. */
-  async function restart(encryption: { TOKEN_ENCRYPTION_KEY?: string; TOKEN_ENCRYPTION_PREVIOUS_KEYS?: string }): Promise<FastifyInstance> {
+  async function restart(encryption: {
+    TOKEN_ENCRYPTION_KEY?: string;
+    TOKEN_ENCRYPTION_PREVIOUS_KEYS?: string;
+  }): Promise<FastifyInstance> {
     await running?.close();
     running = undefined;
     logs = [];
-    const env = { WHOOP_API_URL: whoop.url, WHOOP_CLIENT_ID: whoop.clientId, WHOOP_CLIENT_SECRET: whoop.clientSecret, ...encryption };
+    const env = {
+      WHOOP_API_URL: whoop.url,
+      WHOOP_CLIENT_ID: whoop.clientId,
+      WHOOP_CLIENT_SECRET: whoop.clientSecret,
+      ...encryption,
+    };
     running = await startApp(testConfig(db, env), {
       logger: { level: 'info', stream: { write: (line: string) => void logs.push(JSON.parse(line)) } },
     });

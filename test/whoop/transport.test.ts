@@ -92,7 +92,11 @@ describe('WHOOP transport', () => {
     }
   }
 
-  const send = (transport: Transport, path: string, options: { method?: string; body?: string; fresh?: boolean; signal?: AbortSignal } = {}) =>
+  const send = (
+    transport: Transport,
+    path: string,
+    options: { method?: string; body?: string; fresh?: boolean; signal?: AbortSignal } = {},
+  ) =>
     transport.send(new URL(base + path), { method: options.method ?? 'GET', headers: {}, body: options.body, fresh: options.fresh, signal: options.signal ?? new AbortController().signal });
 
   /** Runs `fn` with a transport of its own, closed afterwards whatever happens. */
