@@ -30,7 +30,13 @@ const failed = <T extends object>(part: Part<T>): part is { error: string } => p
 const firstLine = (text: string) => text.split('\n')[0];
 const ms = (value: number) => Math.round(value * 100) / 100;
 
-function table<T extends object>(reports: BenchReport[], title: string, pick: (r: BenchReport) => Part<T>, columns: string[], cells: (part: T) => unknown[][]): string[] {
+function table<T extends object>(
+  reports: BenchReport[],
+  title: string,
+  pick: (r: BenchReport) => Part<T>,
+  columns: string[],
+  cells: (part: T) => unknown[][],
+): string[] {
   const lines: string[] = [];
   for (const report of reports) {
     const part = pick(report);
@@ -42,7 +48,8 @@ function table<T extends object>(reports: BenchReport[], title: string, pick: (r
   return lines.length === 0 ? [] : [`### ${title}`, '', header(['run', ...columns]), ...lines, ''];
 }
 
-const load = (name: string, result: LoadResult) => [name, Math.round(result.requestsPerSecond), ms(result.latency.p50), ms(result.latency.p99)];
+const load = (name: string, result: LoadResult) =>
+  [name, Math.round(result.requestsPerSecond), ms(result.latency.p50), ms(result.latency.p99)];
 
 function latestResults(reports: BenchReport[]): string {
   const machines = [...new Set(reports.map((r) => `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}`))];
