@@ -2,7 +2,6 @@
 // WHOOP, posting to the fake Slack. Expected numbers are computed here from the fake's records.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recovery } from '../fakes/whoop-server.js';
-import { onPostgres } from '../support/database.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import { expectedDays, type ExpectedDay } from '../support/expected-days.js';
 import { pngSize } from '../support/png.js';
@@ -79,7 +78,7 @@ describe('digests', () => {
     expect(blocks.map((block) => block.text.text).join('\n\n')).toBe(text);
   });
 
-  it.skipIf(!onPostgres)('posts each slot once, also with two replicas racing for it, and counts and shows it', async () => {
+  it('posts each slot once, also with two replicas racing for it, and counts and shows it', async () => {
     env.slack.reset();
     const other = await env.startAnotherApp();
     const slot = new Date('2026-01-02T07:00:00Z');
