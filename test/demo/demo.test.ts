@@ -130,3 +130,22 @@ describe('npm run slash against a service without a signing secret', () => {
     }
   });
 });
+
+describe('npm run demo -- --socket', () => {
+  it('runs with Slack over Socket Mode: the stand-in sends /sync 7 and prints its ack and the ✅ result', async () => {
+    const db = await createTestDatabase();
+    const lines: string[] = [];
+    const { startDemo } = await import('./demo.js');
+    const print = (line: string) => lines.push(line);
+    const demo = await startDemo({ port: await freePort(), databaseUrl: db.databaseUrl, socket: true, print });
+    try {
+      expect(lines.join('\n')).toContain('[Slack stand-in] Socket Mode: sent /sync 7, ack: ⏳ Syncing last 7 days...');
+      const [result] = await demo.slack.waitForMessages(1, 60_000);
+      expect(result!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in [\d.]+ s: last 7 days/);
+      expect(demo.tryNext.join('\n')).toContain('Socket Mode: the Slack stand-in sent "/sync 7"');
+    } finally {
+      await demo.close();
+      await db.drop();
+    }
+  }, 180_000);
+});

@@ -34,6 +34,8 @@ export interface DemoOptions {
   databaseUrl?: string | undefined;
   /** Where the stand-in's Slack messages and the demo's own lines go. */
   print?: (line: string) => void;
+  /** Slack reaches the service over Socket Mode (SLACK_APP_TOKEN, no signing secret) instead of HTTP. */
+  socket?: boolean;
 }
 
 export interface Demo {
@@ -55,10 +57,12 @@ interface Parts {
   slack: FakeSlack;
   databaseUrl: string | undefined;
   member: Member;
+  socket: boolean;
 }
 
 /** The service's whole configuration in the demo. */
-function serviceEnvironment({ url, directory, whoop, slack, databaseUrl, member }: Parts): Record<string, string> {
+function serviceEnvironment(parts: Parts): Record<string, string> {
+  const { url, directory, whoop, slack, databaseUrl, member, socket } = parts;
   return {
     PORT: new URL(url).port,
     // Loopback only: the demo's signing secret is public.
@@ -72,7 +76,7 @@ function serviceEnvironment({ url, directory, whoop, slack, databaseUrl, member 
     WHOOP_REFRESH_TOKEN: whoop.issueGrant(member.user_id).refresh_token,
     SLACK_API_URL: slack.apiUrl,
     SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: DEMO_SIGNING_SECRET,
+    ...(socket ? { SLACK_APP_TOKEN: slack.socket.appToken } : { SLACK_SIGNING_SECRET: DEMO_SIGNING_SECRET }),
     DASHBOARD_PASSWORD: DEMO_DASHBOARD_PASSWORD,
     // The digest a minute or two after start and the weekly report a minute later, so both show soon.
     SLACK_DIGEST_CHANNEL: DEMO_DIGEST_CHANNEL,
@@ -88,14 +92,18 @@ function dailyAt(when: Date): string {
 }
 
 /** What to try once the demo runs, in plain words. */
-function tryNext({ url, databaseUrl }: Parts, port: number): string[] {
+function tryNext({ url, databaseUrl, socket }: Parts, port: number): string[] {
   const slash = port === 3000 ? 'npm run slash -- 7' : `npm run slash -- --url ${url} 7`;
   const sql = 'SELECT synced_at FROM whoop_cycles ORDER BY synced_at DESC LIMIT 3;';
   return [
     `Open ${url}/ in a browser: what is configured, the URLs to paste into Slack and WHOOP.`,
     `The dashboard: ${url}/dashboard   (password: ${DEMO_DASHBOARD_PASSWORD})`,
-    `In a second terminal: ${slash}   (a signed /sync 7; prints "⏳ Syncing last 7 days..." and then the result)`,
-    `The same as if typed in a channel: ${slash.replace(' 7', ' --channel C0DEMO 7')}   (the result appears here, posted by the bot)`,
+    ...(socket
+      ? ['Socket Mode: the Slack stand-in sent "/sync 7" over the socket; its ack and the posted result are printed above.']
+      : [
+          `In a second terminal: ${slash}   (a signed /sync 7; prints "⏳ Syncing last 7 days..." and then the result)`,
+          `The same as if typed in a channel: ${slash.replace(' 7', ' --channel C0DEMO 7')}   (the result appears here, posted by the bot)`,
+        ]),
     `In two or three minutes the morning digest and the weekly report (with its chart) appear here, posted in #${DEMO_DIGEST_CHANNEL}.`,
     `Metrics: curl ${url}/metrics`,
     databaseUrl
@@ -120,7 +128,15 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const member = whoop.addMember({ first_name: 'Demo', last_name: 'Member', email: 'demo.member@example.com' });
   whoop.generate(member.user_id, { days: HISTORY_DAYS, seed: 1 });
 
-  const parts: Parts = { url: `http://localhost:${options.port}`, directory, whoop, slack, databaseUrl: options.databaseUrl, member };
+  const parts: Parts = {
+    url: `http://localhost:${options.port}`,
+    directory,
+    whoop,
+    slack,
+    databaseUrl: options.databaseUrl,
+    member,
+    socket: options.socket ?? false,
+  };
   // Its working directory is the demo's own, so a .env of the person's is never read; and nothing of the
   // person's environment is passed on, so a DATABASE_URL or a real token there cannot leak into the demo.
   const service = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_ENTRY], {
@@ -147,6 +163,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   try {
     await untilHealthy(parts.url, exited, options.port);
     await untilConnected(parts.url);
+    if (parts.socket) await socketCommand(slack, print);
   } catch (error) {
     await close();
     throw error;
@@ -176,4 +193,12 @@ async function untilConnected(url: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error('the simulated WHOOP member was not connected in time (see the service log above)');
+}
+
+/** In Socket Mode there is no request to sign: the stand-in sends a /sync 7 envelope as Slack would. */
+async function socketCommand(slack: FakeSlack, print: (line: string) => void): Promise<void> {
+  await slack.socket.waitFor(() => slack.socket.connected > 0, 'the Socket Mode connection', 60_000);
+  const ack = await slack.socket.command('7', { fields: { channel_id: 'C0DEMO' } });
+  const payload = ack.payload as { text?: string } | undefined;
+  print(`[Slack stand-in] Socket Mode: sent /sync 7, ack: ${payload?.text ?? '(empty)'}`);
 }

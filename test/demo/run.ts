@@ -3,15 +3,19 @@
 import { parseArgs } from 'node:util';
 import { startDemo } from './demo.js';
 
-const USAGE = 'usage: npm run demo -- [--port N]   (default 3000; DEMO_DATABASE_URL=postgres://… for a PostgreSQL server)';
+const USAGE =
+  'usage: npm run demo -- [--port N] [--socket]   (default 3000; --socket: Slack over Socket Mode; ' +
+  'DEMO_DATABASE_URL=postgres://… for a PostgreSQL server)';
 
 let port = 3000;
+let socket = false;
 try {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string' }, socket: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
   }
+  socket = values.socket ?? false;
   if (values.port !== undefined) {
     port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) throw new Error('--port must be a port number from 1 to 65535');
@@ -23,7 +27,7 @@ try {
 
 console.log('demo: starting whoop-sync with a simulated WHOOP member and a local stand-in for Slack…');
 const databaseUrl = process.env.DEMO_DATABASE_URL || undefined;
-const demo = await startDemo({ port, databaseUrl }).catch((error: Error) => {
+const demo = await startDemo({ port, socket, databaseUrl }).catch((error: Error) => {
   console.error(`demo: ${error.message}`);
   process.exit(1);
 });
