@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type Browser } from '../support/dashboard-browser.js';
+import { launchBrowser, PHONE, type Browser } from '../support/browser.js';
 import { expectedMarks, type ExpectedMarks } from '../support/dashboard-data.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 
@@ -48,7 +48,7 @@ async function drawnMarks(page: Page): Promise<ExpectedMarks> {
 
 beforeAll(async () => {
   shots = await mkdtemp(join(tmpdir(), 'whoop-sync-shots-'));
-  browser = await launchBrowser();
+  browser = await launchBrowser({ viewport: { width: 1200, height: 900 } });
   env = await startEnvironment({ days: 120, env: { DASHBOARD_PASSWORD: PASSWORD, SYNC_SCHEDULES: '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30' } });
   expect((await env.connect()).status).toBe(200);
   await env.app.app.sync.syncAll({ days: 130, trigger: 'cli', requestedBy: 'test' });
@@ -123,7 +123,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('fits a phone screen', async () => {
-    const phone = await launchBrowser({ viewport: { width: 390, height: 844 } });
+    const phone = await launchBrowser({ viewport: PHONE });
     try {
       const page = await phone.context.newPage();
       const problems = watch(page, env.app.url);
