@@ -1,10 +1,9 @@
 // The Docker build context: the files of the source copy that .dockerignore admits, matched with Docker's
 // rules by @balena/dockerignore (a port of moby's matcher). Scratch secrets and build leftovers are planted in
 // the source copy first, so the check proves that .dockerignore keeps them out, not merely that they are absent.
-import ignore from '@balena/dockerignore';
 import fs from 'node:fs';
 import path from 'node:path';
-import { die, du, note, recordFacts, walk, workDir } from './util.js';
+import { die, dockerignore, du, note, recordFacts, walk, workDir } from './util.js';
 
 const SCRATCH = [
   '.env', '.env.local', '.env.production', 'data/x', 'data/postgres/PG_VERSION', 'node_modules/scratch/index.js',
@@ -20,18 +19,17 @@ const NEEDED = [
 
 export function context([source, out]: string[]): void {
   if (!source || !out) die('usage: context SOURCE OUT');
-  const dockerignore = path.join(source, '.dockerignore');
-  if (!fs.existsSync(dockerignore)) die('.dockerignore is missing');
+  const ignoreFile = path.join(source, '.dockerignore');
+  if (!fs.existsSync(ignoreFile)) die('.dockerignore is missing');
   for (const file of SCRATCH) {
     fs.mkdirSync(path.join(source, path.dirname(file)), { recursive: true });
     fs.writeFileSync(path.join(source, file), 'IMAGE_CHECK_SCRATCH_SECRET=do-not-ship\n');
   }
-  const lines = fs.readFileSync(dockerignore, 'utf8').split(/\r?\n/);
-  // Docker matches case-sensitively on Linux; the library's default is the Windows/macOS behaviour.
-  const rules = ignore({ ignorecase: false }).add(lines);
+  const lines = fs.readFileSync(ignoreFile, 'utf8').split(/\r?\n/);
+  const rules = dockerignore(lines);
   // For messages only: the last single line that excludes the file on its own.
   const excludedBy = (file: string): string =>
-    lines.findLast((l) => !l.trim().startsWith('!') && ignore({ ignorecase: false }).add(l).ignores(file)) ?? '?';
+    lines.findLast((l) => !l.trim().startsWith('!') && dockerignore([l]).ignores(file)) ?? '?';
 
   const files = walk(source);
   const admitted = files.filter((file) => !rules.ignores(file));

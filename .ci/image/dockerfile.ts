@@ -12,8 +12,7 @@ import path from 'node:path';
 import {
   Copy, DockerfileParser, Env, From, Healthcheck, JSONInstruction, ModifiableInstruction, Run, type Instruction,
 } from 'dockerfile-ast';
-import ignore from '@balena/dockerignore';
-import { die, run } from './util.js';
+import { die, dockerignore, run } from './util.js';
 
 /** What the final stage leaves for `docker run`: written to image.json, read by contents.ts and service.ts. */
 export interface Image {
@@ -68,7 +67,7 @@ const substitute = (value: string, lookup: (name: string) => string | null | und
     lookup((a ?? b)!) || (def ?? ''));
 // Go's filepath.Match, as COPY uses it, is the per-segment matcher of .dockerignore too.
 const segmentMatches = (name: string, segment: string): boolean =>
-  ignore({ ignorecase: false }).add(segment).ignores(name);
+  dockerignore([segment]).ignores(name);
 
 /** The external base images of the stages (a FROM that names an earlier stage is not one). */
 export function bases([dockerfile]: string[]): void {

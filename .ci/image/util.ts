@@ -1,5 +1,6 @@
 // Shared by the .ci/image-check modules: failing with a message the shell script prints as-is, indented
 // progress notes, child processes, and the facts that the final summary line reports.
+import balenaDockerignore from '@balena/dockerignore';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,12 @@ export function output(cmd: string, argv: string[]): string {
   const r = spawnSync(cmd, argv, { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : '';
 }
+
+/** Docker's .dockerignore matcher for these patterns. */
+export const dockerignore = (patterns: string[]) =>
+  // The package is CommonJS typed as an ES module: module.exports.default is the factory itself. Docker matches
+  // case-sensitively on Linux; the library's default is the Windows/macOS behaviour.
+  balenaDockerignore.default({ ignorecase: false }).add(patterns);
 
 export const du = (p: string): string => output('du', ['-sh', p]).split('\t')[0] ?? '?';
 
