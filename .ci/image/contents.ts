@@ -25,7 +25,8 @@ export function contents([imageJson, contextDir]: string[]): void {
   const app = image.workdirHost;
   if (ls(image.root) !== 'app') die(`the final stage writes outside WORKDIR: ${ls(image.root)}`);
   const top = ls(app);
-  if (top !== 'dist node_modules package.json prisma') die(`/app holds '${top}', expected 'dist node_modules package.json prisma'`);
+  const expected = 'dist node_modules package.json prisma public';
+  if (top !== expected) die(`/app holds '${top}', expected '${expected}'`);
   if (ls(path.join(app, 'prisma')) !== 'migrations') die('/app/prisma holds more than migrations/');
   const migrations = fs.readdirSync(path.join(app, 'prisma/migrations'))
     .filter((d) => fs.existsSync(path.join(app, 'prisma/migrations', d, 'migration.sql')));
@@ -33,6 +34,7 @@ export function contents([imageJson, contextDir]: string[]): void {
   if (!fs.existsSync(path.join(app, 'dist/server.js')) || !fs.existsSync(path.join(app, 'dist/generated/prisma'))) {
     die('dist/ lacks server.js or the generated Prisma client');
   }
+  if (!fs.existsSync(path.join(app, 'public/dashboard.js'))) die('/app/public lacks dashboard.js (the dashboard\'s script)');
   if (!fs.readFileSync(path.join(app, 'package.json')).equals(fs.readFileSync(path.join(contextDir, 'package.json')))) {
     die("/app/package.json differs from the repository's");
   }
@@ -44,7 +46,7 @@ export function contents([imageJson, contextDir]: string[]): void {
   if (stray.length) die(`the image would contain: ${stray.join(' ')}`);
   lockcheck(path.join(contextDir, 'package-lock.json'), path.join(app, 'node_modules'), path.join(contextDir, 'package.json'));
   note(`/app: dist/ (${du(path.join(app, 'dist'))}), node_modules/ (${du(path.join(app, 'node_modules'))}), ` +
-    `prisma/migrations/ (${migrations.length} migrations), package.json`);
+    `prisma/migrations/ (${migrations.length} migrations), public/, package.json`);
   note(`no .env, no src/ or test/, no key files; not replayed (system-level):${image.notReplayed.map((r) => ` [${r}]`).join('')}`);
 
   const { uid, entry } = runtime(image);

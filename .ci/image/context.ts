@@ -14,7 +14,7 @@ const SCRATCH = [
 const LEAK = /(^|\/)\.env($|\.)|(^|\/)node_modules\/|^data\/|^test\/|^dist\/|^src\/generated\/|^\.git\/|\.(pem|key)$/;
 const NEEDED = [
   'package.json', 'package-lock.json', 'prisma.config.ts', 'tsconfig.json', 'tsconfig.build.json',
-  'prisma/schema.prisma', 'src/server.ts',
+  'prisma/schema.prisma', 'src/server.ts', 'public/dashboard.js',
 ];
 
 export function context([source, out]: string[]): void {

@@ -18,7 +18,7 @@ function summary([node, npm, seconds]: string[]): void {
   const f = readFacts();
   console.log(`\nimage-check: PASS: context ${f.contextFiles} files with no secrets; compose valid (v1, +monitoring); ` +
     `promtool config and alert tests pass; Dockerfile replayed on Node ${node}/npm ${npm}; /app has node_modules ` +
-    `(${f.nodeModules}, no dev packages), dist, prisma/migrations, package.json; as uid ${f.runUid} on PostgreSQL and ` +
+    `(${f.nodeModules}, no dev packages), dist, prisma/migrations, public, package.json; as uid ${f.runUid} on PostgreSQL and ` +
     `the embedded server it passed its HEALTHCHECK and exited 0 on SIGTERM (${f.stopMs_postgres} and ` +
     `${f.stopMs_embedded} ms); ${seconds} s`);
 }
