@@ -76,7 +76,6 @@ export class TokenGuard {
     if (running) return running;
     const refresh = this.options.db
       .withLock(tokenLockKey(userId), () => this.refreshLocked(userId, stale))
-      .then((result) => (result as { value: string }).value)
       .finally(() => this.inflight.delete(userId));
     this.inflight.set(userId, refresh);
     return refresh;
