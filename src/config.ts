@@ -2,6 +2,7 @@
 // whatever needs it. Nothing else in the service reads process.env.
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { MAX_DAYS, MIN_DAYS, parseDays } from './sync/days.js';
 
 export const DEFAULT_SCHEDULES = '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30';
 
@@ -201,7 +202,8 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses SYNC_SCHEDULES: entries separated by `;`, each `<cron expression> = <days>`.
+ * Parses SYNC_SCHEDULES: entries separated by `;`, each `<cron expression> = <days>`, the days read by the
+ * rule every entry point shares (src/sync/days.ts: a whole number, clamped into [1, 365]).
  * `off` (or `none`) disables scheduled syncs. Returns the schedules or the problem with the first bad entry.
  */
 export function parseSchedules(value: string): Schedule[] | string {
@@ -213,10 +215,8 @@ export function parseSchedules(value: string): Schedule[] | string {
     const match = /^(.+?)\s*=\s*(\S+)$/.exec(entry);
     if (!match) return `entry "${entry}" must look like "<cron expression> = <days>", e.g. "0 8 * * * = 3"`;
     const [, cron, daysText] = match as unknown as [string, string, string];
-    const days = Number(daysText);
-    if (!/^\d+$/.test(daysText) || days < 1 || days > 365) {
-      return `entry "${entry}": days must be a whole number from 1 to 365`;
-    }
+    const days = parseDays(daysText);
+    if (days === undefined) return `entry "${entry}": days must be a whole number (kept between ${MIN_DAYS} and ${MAX_DAYS})`;
     try {
       new Cron(cron, { paused: true }).stop();
     } catch (error) {

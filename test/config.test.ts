@@ -124,6 +124,8 @@ describe('configuration', () => {
 
   it('refuses out-of-range ports and an access token without a refresh token', () => {
     expect(problemsOf({ PORT: '70000' })).toEqual(['PORT: must be at most 65535']);
+    // The connect-WHOOP link in Slack messages is built from PUBLIC_URL, so it is never a javascript: URL.
+    expect(problemsOf({ PUBLIC_URL: 'javascript:alert(1)' })).toEqual(['PUBLIC_URL: must be an http:// or https:// URL']);
     expect(problemsOf({ WHOOP_ACCESS_TOKEN: 'a' })).toEqual([
       'WHOOP_ACCESS_TOKEN: is only used together with WHOOP_REFRESH_TOKEN, which is unset',
     ]);
@@ -136,7 +138,13 @@ describe('configuration', () => {
       { cron: '30 21 * * *', days: 1 },
     ]);
     expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * *' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 8 \* \* \*" must look like/);
-    expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * * = 0' })[0]).toMatch(/days must be a whole number from 1 to 365/);
+    // Days follow the one rule of src/sync/days.ts: a whole number, clamped into [1, 365].
+    expect(parseSchedules('0 8 * * * = 0; 0 9 * * * = 400; 0 10 * * * = +7')).toEqual([
+      { cron: '0 8 * * *', days: 1 },
+      { cron: '0 9 * * *', days: 365 },
+      { cron: '0 10 * * *', days: 7 },
+    ]);
+    expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * * = 7.5' })[0]).toBe('SYNC_SCHEDULES: entry "0 8 * * * = 7.5": days must be a whole number (kept between 1 and 365)');
     expect(problemsOf({ SYNC_SCHEDULES: '0 99 * * * = 3' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 99 \* \* \* = 3": invalid cron expression/);
   });
 

@@ -3,12 +3,13 @@
 // and body measurement. Runs execute one at a time across every process sharing the database.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
-import { RESOURCES, type Metrics, type Resource } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { PAGE_LIMIT, type ListLimits, type TimeWindow, type WhoopApi } from '../whoop/api.js';
 import { ReauthorizationRequiredError } from '../whoop/errors.js';
 import type { Sleep } from '../whoop/schemas.js';
 import { InFlight } from '../util/in-flight.js';
 import type { TokenStore } from '../whoop/token-store.js';
+import { RESOURCES, type Resource } from './collections.js';
 import { backoffMs, isTransientDatabaseError, pause } from './database-retry.js';
 import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec } from './resources.js';
 import { emptyCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
@@ -21,9 +22,8 @@ const SQL = Object.fromEntries(
   { upsert: string; deleteMissing: string }
 >;
 /**
- * Rows per INSERT statement. Embedded PGlite runs one statement at a time, about 50 µs a row: 50 rows
- * hold it for a few milliseconds, so a /sync acknowledgement or another collection's page waiting behind
- * the statement waits no longer than that.
+ * Rows per INSERT statement. A page is one statement; the recoveries, written together after their
+ * sleeps are listed, are cut so that no statement runs long and WHOOP's answers are read in between.
  */
 const BATCH_SIZE = 50;
 /**
@@ -148,10 +148,7 @@ export class SyncEngine {
     const retryUntil = Date.now() + DATABASE_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () =>
-          this.executeLocked(runId, Date.now() < retryUntil),
-        );
-        return (result as { value: SyncOutcome }).value;
+        return await this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId, Date.now() < retryUntil));
       } catch (error) {
         if (!isTransientDatabaseError(error) || this.options.signal?.aborted) throw error;
         this.options.log.warn({ err: error, runId, attempt }, `the database failed during sync run ${runId}; retrying`);
@@ -250,9 +247,8 @@ export class SyncEngine {
     // The four collections are read concurrently (pagination within each is inherently sequential), so a
     // backfill takes about as long as its longest collection. Each page is upserted as soon as it is
     // validated, while the next one is on its way: the database work fills the waits for WHOOP instead of
-    // coming after them (written at once, one collection held embedded PGlite, which runs one statement at
-    // a time, for tens of milliseconds). Recoveries wait for the sleeps: each stores
-    // its sleep's start. Once a collection is complete, what WHOOP no longer returns in it is deleted.
+    // coming after them. Recoveries wait for the sleeps: each stores its sleep's start. Once a collection is
+    // complete, what WHOOP no longer returns in it is deleted.
     const writers = Object.fromEntries(
       RESOURCES.map((name) => [name, new PageWriter(db, name, userId)]),
     ) as Record<Resource, PageWriter>;

@@ -1,7 +1,6 @@
 // How each WHOOP collection maps onto its table: typed columns extracted from the record, the key, and
 // the time column that defines a sync window. Writes are set-based: one INSERT … SELECT FROM
 // jsonb_to_recordset(…) ON CONFLICT DO UPDATE per batch instead of one round trip per record.
-import type { Resource } from '../metrics/metrics.js';
 import type { Collection } from '../whoop/api.js';
 import {
   cycleSchema,
@@ -13,6 +12,7 @@ import {
   type Sleep,
   type Workout,
 } from '../whoop/schemas.js';
+import type { Resource } from './collections.js';
 
 type PgType = 'bigint' | 'uuid' | 'text' | 'timestamptz' | 'float8' | 'int4' | 'bool' | 'jsonb';
 

@@ -2,7 +2,7 @@
 // moving runs on): the only module that writes either. See docs/architecture.md for the states.
 import type { Database } from '../db/database.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
-import type { Resource } from '../metrics/metrics.js';
+import type { Resource } from './collections.js';
 
 interface ResourceCounts {
   upserted: number;
@@ -73,16 +73,15 @@ const RUN_COLUMNS = 5;
 const WORKER_EXPIRY_SECONDS = 15;
 
 /**
- * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (on
- * embedded PGlite it takes about two thirds of the time unnest() takes, most of it planning); its cost
- * grows with every row, so large batches use INSERT_MANY_RUNS.
+ * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (less
+ * planning than unnest()); its cost grows with every row, so large batches use INSERT_MANY_RUNS.
  */
 const insertFewRuns = (rows: number) =>
   `INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, owner) VALUES ${Array.from({ length: rows }, (_, row) => {
     const n = row * RUN_COLUMNS + 1;
     return `($${n + 1}::sync_trigger, $${n + 2}::int, $${n + 3}, $${n + 4}, $${n + 5}, $1)`;
   }).join(', ')} RETURNING id`;
-/** Batches up to this size use a VALUES list (measured on PGlite: VALUES is cheaper below ~10 rows). */
+/** Batches up to this size use a VALUES list, cheaper than unnest() for a few rows (docs/benchmarks.md). */
 const FEW_RUNS = 8;
 /** INSERT_FEW_RUNS[n - 1] inserts n runs. */
 const INSERT_FEW_RUNS = Array.from({ length: FEW_RUNS }, (_, index) => insertFewRuns(index + 1));

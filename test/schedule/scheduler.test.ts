@@ -1,25 +1,33 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { nextRunAfter, scheduleName, slotAt } from '../../src/schedule/scheduler.js';
+import { loadConfig, type Schedule } from '../../src/config.js';
+import { scheduleName, slotAt } from '../../src/schedule/scheduler.js';
 import { clearRecords } from '../support/records.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 
 describe('schedule times', () => {
   const [morning, afternoon, weekly] = loadConfig({}).sync.schedules as [any, any, any];
+  /**
+   * The first slot after `from`, as the scheduler sees it through slotAt: `next` is a slot, and the last
+   * slot a second before it is not after `from`.
+   */
+  const nextSlot = (schedule: Schedule, timezone: string, from: Date, next: string) => {
+    expect(slotAt(schedule, timezone, new Date(next)).toISOString()).toBe(next);
+    expect(slotAt(schedule, timezone, new Date(Date.parse(next) - 1000)).getTime()).toBeLessThanOrEqual(from.getTime());
+  };
 
   it('computes the default schedules in a non-UTC time zone', () => {
     const from = new Date('2026-11-25T12:00:00Z'); // Wednesday, 07:00 in New York
-    expect(nextRunAfter(morning, 'America/New_York', from)?.toISOString()).toBe('2026-11-25T13:00:00.000Z');
-    expect(nextRunAfter(afternoon, 'America/New_York', from)?.toISOString()).toBe('2026-11-25T18:00:00.000Z');
-    expect(nextRunAfter(weekly, 'America/New_York', from)?.toISOString()).toBe('2026-11-29T14:00:00.000Z');
+    nextSlot(morning, 'America/New_York', from, '2026-11-25T13:00:00.000Z');
+    nextSlot(afternoon, 'America/New_York', from, '2026-11-25T18:00:00.000Z');
+    nextSlot(weekly, 'America/New_York', from, '2026-11-29T14:00:00.000Z');
     expect(weekly.days).toBe(30);
   });
 
   it('follows daylight saving time and custom schedules', () => {
     // Berlin moves to summer time on 29 March 2026: 08:00 local is 07:00 UTC before, 06:00 UTC after.
-    expect(nextRunAfter(morning, 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'))?.toISOString()).toBe('2026-03-29T06:00:00.000Z');
+    nextSlot(morning, 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'), '2026-03-29T06:00:00.000Z');
     const [custom] = loadConfig({ SYNC_SCHEDULES: '30 6 * * 1-5 = 2' }).sync.schedules;
-    expect(nextRunAfter(custom!, 'Asia/Kolkata', new Date('2026-11-27T02:00:00Z'))?.toISOString()).toBe('2026-11-30T01:00:00.000Z');
+    nextSlot(custom!, 'Asia/Kolkata', new Date('2026-11-27T02:00:00Z'), '2026-11-30T01:00:00.000Z');
   });
 
   it('names the slot a late timer fired for', () => {

@@ -252,7 +252,24 @@ describe('/sync with allowlists and without a signing secret', () => {
       const body = slashCommandBody('3');
       const response = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
       expect(response.status).toBe(503);
+      // It names what is missing.
+      expect(await response.json()).toEqual({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
       expect(await other.app.db.prisma.syncRun.count()).toBe(0);
+    } finally {
+      await other.close();
+      await db.drop();
+    }
+  });
+
+  it('tells the channel where to connect WHOOP when no account is connected, escaping the address', async () => {
+    const db = await createTestDatabase();
+    const other = await startApp(testConfig(db, { ...env.env, PUBLIC_URL: 'https://x.example/a&b' }));
+    try {
+      const body = slashCommandBody('3');
+      const ack = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
+      expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 3 days...' });
+      const [message] = await env.slack.waitForMessages(1);
+      expect(message!.text).toBe('❌ No WHOOP account is connected yet: connect one at https://x.example/a&amp;b/oauth/whoop');
     } finally {
       await other.close();
       await db.drop();
