@@ -168,6 +168,11 @@ export class SyncEngine {
     return callers !== undefined;
   }
 
+  /** True while a run of this process is executing or waiting for the sync lock. */
+  get busy(): boolean {
+    return this.worker !== undefined;
+  }
+
   /** Resolves true once no run is executing or waiting in this process, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
     return this.inFlight.idle(timeoutMs);
