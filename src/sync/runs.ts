@@ -279,7 +279,8 @@ export function syncRuns(db: Database, owner: string) {
 
     /** This worker's unfinished runs recorded between `since` and `graceSeconds` ago (see UNMOVED). */
     unmoved: async (since: Date, graceSeconds: number): Promise<number[]> =>
-      (await db.query<{ id: number }>(UNMOVED, [owner, since.toISOString(), graceSeconds])).map((row) => Number(row.id)),
+      (await db.query<{ id: number }>(UNMOVED, [owner, since.toISOString(), graceSeconds]))
+        .map((row) => Number(row.id)),
 
     /** The result message went out (or there was none to send). */
     reported: (id: number) =>
