@@ -40,6 +40,7 @@ describe('the run pipeline under faults', () => {
     // Pages that never end, each taking half a second: the deadline passes before the page limit (4 for 3 days).
     env.whoop.paginateForever('cycle');
     env.whoop.setLatency(500);
+    env.whoop.resetStats();
     try {
       const outcome = await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' });
       expect(outcome.status).toBe('failed');

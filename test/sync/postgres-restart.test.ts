@@ -103,7 +103,7 @@ describe('a real PostgreSQL server restarting under the pipeline', { timeout: 90
     const release = env.whoop.hold();
     try {
       expect((await env.command('3')).status).toBe(200);
-      await expect.poll(() => env!.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0)).toBe(true);
+      await expect.poll(() => env!.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0), { timeout: 10_000 }).toBe(true);
       await server.stop();
     } finally {
       release(); // the sync's pages arrive while the database is down
