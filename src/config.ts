@@ -111,6 +111,7 @@ const envSchema = z.object({
     }, 'must be an IANA time zone such as UTC or Europe/Berlin'),
   ).default('UTC'),
   SYNC_SCHEDULES: optional(z.string()).default(DEFAULT_SCHEDULES),
+  SYNC_DEADLINE_SECONDS: optional(integer(1, 86_400)).default(900),
   METRICS_TOKEN: optional(text()),
   DASHBOARD_PASSWORD: optional(text()),
   DASHBOARD_SESSION_DAYS: optional(integer(1, 365)).default(7),
@@ -173,6 +174,8 @@ export interface Config {
   sync: {
     timezone: string;
     schedules: Schedule[];
+    /** A sync still listing after this long stops its listings with an error instead of holding the sync lock. */
+    deadlineMs: number;
   };
   /** The morning digest and the weekly report: cron expressions in sync.timezone, null when `off`. */
   digest: {
@@ -335,7 +338,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       requestTimeoutMs: e.WHOOP_REQUEST_TIMEOUT_SECONDS * 1000,
     },
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
-    sync: { timezone: e.SYNC_TIMEZONE, schedules },
+    sync: { timezone: e.SYNC_TIMEZONE, schedules, deadlineMs: e.SYNC_DEADLINE_SECONDS * 1000 },
     digest: { channel: e.SLACK_DIGEST_CHANNEL, daily: daily.cron, weekly: weekly.cron },
     metricsToken: e.METRICS_TOKEN,
     dashboard: { password: e.DASHBOARD_PASSWORD, sessionDays: e.DASHBOARD_SESSION_DAYS },

@@ -58,6 +58,7 @@ describe('configuration', () => {
       WHOOP_REQUEST_TIMEOUT_SECONDS: '40',
       SYNC_TIMEZONE: 'Europe/Berlin',
       SYNC_SCHEDULES: '*/15 * * * * = 1',
+      SYNC_DEADLINE_SECONDS: '120',
       METRICS_TOKEN: 'm',
     });
     expect(config.port).toBe(8080);
@@ -68,7 +69,8 @@ describe('configuration', () => {
     expect(config.whoop.tokenMaxAgeDays).toBe(7.5);
     expect(config.whoop.requestTimeoutMs).toBe(40_000);
     expect(loadConfig({}).whoop.requestTimeoutMs).toBe(15_000);
-    expect(config.sync).toEqual({ timezone: 'Europe/Berlin', schedules: [{ cron: '*/15 * * * *', days: 1 }] });
+    expect(config.sync).toEqual({ timezone: 'Europe/Berlin', schedules: [{ cron: '*/15 * * * *', days: 1 }], deadlineMs: 120_000 });
+    expect(loadConfig({}).sync.deadlineMs).toBe(900_000);
   });
 
   it('treats empty variables as unset', () => {
@@ -100,6 +102,7 @@ describe('configuration', () => {
       TOKEN_MAX_AGE_DAYS: '-1',
       WHOOP_REQUEST_TIMEOUT_SECONDS: '0',
       SYNC_TIMEZONE: 'Mars/Olympus',
+      SYNC_DEADLINE_SECONDS: '0',
     });
     expect(problems).toEqual([
       'PORT: must be a number',
@@ -109,6 +112,7 @@ describe('configuration', () => {
       'WHOOP_REQUEST_TIMEOUT_SECONDS: must be at least 1',
       'TOKEN_MAX_AGE_DAYS: must be greater than 0',
       'SYNC_TIMEZONE: must be an IANA time zone such as UTC or Europe/Berlin',
+      'SYNC_DEADLINE_SECONDS: must be at least 1',
     ]);
   });
 

@@ -32,8 +32,6 @@ const BATCH_SIZE = 50;
  * record its failure, it keeps trying until the database is back.
  */
 const DATABASE_RETRY_MS = 60_000;
-/** A sync that has not finished listing by then fails instead of holding the sync lock. */
-const SYNC_DEADLINE_MS = 15 * 60_000;
 /**
  * Records per day and collection a window can plausibly hold: a day has one cycle, one recovery, a sleep
  * or two and a few workouts. With a margin of pages, more than this means the pagination does not end.
@@ -75,6 +73,8 @@ export interface SyncEngineOptions {
   metrics: Metrics;
   log: FastifyBaseLogger;
   connectUrl: string;
+  /** A sync that has not finished listing by then fails instead of holding the sync lock (SYNC_DEADLINE_SECONDS). */
+  deadlineMs: number;
   /** Aborted when the service shuts down. */
   signal?: AbortSignal;
   /** Settles when runs may start: after the token store was seeded from WHOOP_REFRESH_TOKEN. */
@@ -165,6 +165,11 @@ export class SyncEngine {
     return callers !== undefined;
   }
 
+  /** True while a run of this process is executing or waiting for the sync lock. */
+  get busy(): boolean {
+    return this.worker !== undefined;
+  }
+
   /** Resolves true once no run is executing or waiting in this process, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
     return this.inFlight.idle(timeoutMs);
@@ -187,7 +192,7 @@ export class SyncEngine {
     const failures: Error[] = [];
     const limits = {
       maxPages: Math.ceil((days * RECORDS_PER_DAY) / PAGE_LIMIT) + EXTRA_PAGES,
-      deadline: startedAt + SYNC_DEADLINE_MS,
+      deadline: startedAt + this.options.deadlineMs,
     };
     const accounts = await tokens.accounts();
     if (accounts.length === 0) {

@@ -190,6 +190,16 @@ const ADOPT = `
     )
   RETURNING run.id, run.status::text AS status`;
 
+/**
+ * Runs of worker $1 since $2 still queued or running, recorded more than $3 seconds ago: when the worker
+ * has nothing queued or executing, nothing moves them on (see RunDispatcher.resumeOwn).
+ */
+const UNMOVED = `
+  SELECT id FROM sync_runs
+  WHERE owner = $1 AND status IN ('queued', 'running') AND requested_at >= $2::timestamptz
+    AND requested_at < now() - make_interval(secs => $3)
+  ORDER BY id`;
+
 const HEARTBEAT = `INSERT INTO sync_workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`;
 
 export function syncRuns(db: Database, owner: string) {
@@ -265,6 +275,11 @@ export function syncRuns(db: Database, owner: string) {
       for (const chunk of chunks(finished)) unreported.push(...(await prisma.syncRun.findMany({ where: { id: { in: chunk } }, orderBy: { id: 'asc' } })));
       return { queued: rows.filter((row) => row.status === 'queued').map((row) => Number(row.id)).sort((a, b) => a - b), unreported };
     },
+
+    /** This worker's unfinished runs recorded between `since` and `graceSeconds` ago (see UNMOVED). */
+    unmoved: async (since: Date, graceSeconds: number): Promise<number[]> =>
+      (await db.query<{ id: number }>(UNMOVED, [owner, since.toISOString(), graceSeconds]))
+        .map((row) => Number(row.id)),
 
     /** The result message went out (or there was none to send). */
     reported: (id: number) =>
