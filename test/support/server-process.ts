@@ -50,7 +50,7 @@ export function startServerProcess(env: Record<string, string | undefined>, cwd?
     child,
     output: () => output,
     exited,
-    async listening(timeoutMs = 15_000) {
+    async listening(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
