@@ -5,6 +5,7 @@ import { startApp, testConfig } from '../support/app.js';
 import { createTestDatabase } from '../support/database.js';
 import { expectedIds } from '../support/expected.js';
 import { clearRecords } from '../support/records.js';
+import { signSlackRequest } from '../../src/slack/signature.js';
 import { SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
 
 describe('the /sync slash command', () => {
@@ -141,6 +142,17 @@ describe('the /sync slash command', () => {
     const body = (await response.json()) as { response_type: string; text: string };
     expect(body.response_type).toBe('ephemeral');
     expect(body.text).toContain('/sync [days]');
+    expect(await runCount()).toBe(0);
+  });
+
+  it('checks the signature over the bytes as sent, also where they are not UTF-8', async () => {
+    // Latin-1 "é" (0xE9) is not UTF-8: decoding the body before the check would change the signed bytes.
+    const body = Buffer.concat([Buffer.from(slashCommandBody('', { command: '/whoop' })), Buffer.from('&note='), Buffer.from([0xe9])]);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = { ...signedHeaders('', timestamp), 'x-slack-signature': signSlackRequest(SIGNING_SECRET, timestamp, body) };
+    const response = await fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers, body });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { text: string }).text).toContain('/sync [days]');
     expect(await runCount()).toBe(0);
   });
 
