@@ -17,6 +17,12 @@ export interface SqlSession {
 
 export interface Database {
   readonly kind: 'postgres' | 'embedded';
+  /**
+   * No other process can be using this database: it is on the embedded server this process started. A
+   * process that used that directory before is gone (its server was stopped or replaced). False when the
+   * embedded server was started by another whoop-sync process still running (`npm run sync` beside the service).
+   */
+  readonly exclusive: boolean;
   /** Where the data lives, for logs: the embedded directory, or the Postgres host and database (no password). */
   readonly location: string;
   /** Host and port the pool connects to, for messages. */
@@ -63,11 +69,11 @@ const POOL = {
 } as const;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, describePostgres(options.databaseUrl), 'postgres');
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, describePostgres(options.databaseUrl), 'postgres', false);
   // The server comes first, the pool after it; on close, the pool goes first.
   const server = await openEmbeddedServer({ dataDir: options.dataDir, onExit: options.onFailure });
   const location = `${server.directory} (127.0.0.1:${server.port}${server.owned ? '' : ', started by another whoop-sync process'})`;
-  return openPostgres(server.url, location, 'embedded', () => server.stop());
+  return openPostgres(server.url, location, 'embedded', server.owned, () => server.stop());
 }
 
 function describePostgres(url: string): string {
@@ -88,11 +94,18 @@ function addressOf(url: string): { host: string; port: number } {
   }
 }
 
-async function openPostgres(url: string, location: string, kind: Database['kind'], after?: () => Promise<void>): Promise<Database> {
+async function openPostgres(
+  url: string,
+  location: string,
+  kind: Database['kind'],
+  exclusive: boolean,
+  after?: () => Promise<void>,
+): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, ...POOL, application_name: 'whoop-sync' });
   const localLocks = new LocalLocks();
   return poolDatabase(pool, {
     kind,
+    exclusive,
     location,
     address: addressOf(url),
     // Callers in this process queue in memory first, so that waiting for a lock never ties up more than
@@ -133,7 +146,7 @@ async function openPostgres(url: string, location: string, kind: Database['kind'
 /** The Database on a pg pool. */
 function poolDatabase(
   pool: pg.Pool,
-  own: Pick<Database, 'kind' | 'location' | 'address' | 'withLock'> & { close(): Promise<void> },
+  own: Pick<Database, 'kind' | 'exclusive' | 'location' | 'address' | 'withLock'> & { close(): Promise<void> },
 ): Database {
   // A client losing its connection (server restart, network blip, pg_terminate_backend) emits 'error': on
   // the pool while idle, on the client itself while checked out (by us or by Prisma). Unheard, either would
@@ -161,6 +174,7 @@ function poolDatabase(
   let closed = false;
   return {
     kind: own.kind,
+    exclusive: own.exclusive,
     location: own.location,
     address: own.address,
     prisma,

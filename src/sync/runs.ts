@@ -301,10 +301,11 @@ export function syncRuns(db: Database, owner: string) {
 
     /**
      * Announces this worker, so that its runs are not adopted while it lives, and forgets workers gone for
-     * a day. The embedded database belongs to this one process: every other worker there is gone.
+     * a day. On a database no other process can be using, every other worker is gone, so their runs are
+     * adopted at once instead of after the heartbeat expiry.
      */
     register: async () => {
-      const gone = db.kind === 'postgres' ? { heartbeatAt: { lt: new Date(Date.now() - DAY_MS) } } : { id: { not: owner } };
+      const gone = db.exclusive ? { id: { not: owner } } : { heartbeatAt: { lt: new Date(Date.now() - DAY_MS) } };
       await prisma.syncWorker.deleteMany({ where: gone });
       await db.execute(HEARTBEAT, [owner]);
     },

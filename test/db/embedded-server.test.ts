@@ -86,6 +86,18 @@ describe('the embedded PostgreSQL server', { timeout: 4 * READY_MS }, () => {
 
   it('serves `npm run sync` while the service runs, on the same server, and keeps running after it', async () => {
     const before = await postmaster(dataDir);
+    const password = (await readFile(join(dataDir, 'postgres-password'), 'utf8')).trim();
+    const workers = async () => {
+      const client = new pg.Client({ host: '127.0.0.1', port: before.port, user: 'postgres', password, database: 'postgres' });
+      await client.connect();
+      try {
+        return (await client.query('SELECT id, started_at FROM sync_workers ORDER BY id')).rows as { id: string; started_at: Date }[];
+      } finally {
+        await client.end();
+      }
+    };
+    const service = await workers();
+    expect(service).toHaveLength(1);
     const cli = await runSyncCli(['--days', '1'], env());
     expect(cli.stderr).not.toMatch(/start-up failed|in use/);
     expect(cli.stdout + cli.stderr).toMatch(/account/i);
@@ -93,6 +105,9 @@ describe('the embedded PostgreSQL server', { timeout: 4 * READY_MS }, () => {
     expect(isAlive(before.pid)).toBe(true);
     const url = await running!.listening();
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // The CLI shared a server the service started: the service's worker was never taken for gone (its row,
+    // and so its runs and unsent results, stayed its own).
+    expect((await workers()).find((worker) => worker.id === service[0]!.id)?.started_at).toEqual(service[0]!.started_at);
   });
 
   it('starts again after the service was killed with SIGKILL (the orphaned server is replaced)', async () => {
