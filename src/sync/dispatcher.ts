@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { InFlight } from '../util/in-flight.js';
 import { persistently } from './database-retry.js';
 import { outcomeOf, SyncInterruptedError, type SyncEngine, type SyncOutcome } from './engine.js';
-import type { SyncRuns } from './runs.js';
+import { emptyCounts, type SyncRuns } from './runs.js';
 
 /** Where result messages go: implemented by slack/reporter.ts, wired in app.ts. */
 export interface ResultSink {
@@ -50,6 +50,11 @@ const ADOPT_EVERY = 3;
  * whoever records a run queues it moments later.
  */
 const STUCK_AFTER_SECONDS = 5;
+/**
+ * A stuck run is resumed this many times at most: one whose outcome keeps failing to be recorded is then
+ * failed and reported, instead of syncing WHOOP again every few seconds for as long as the process lives.
+ */
+const MAX_RESUMES = 3;
 /** First retry of an undeliverable result, doubling up to the maximum. */
 const DELIVERY_RETRY_FIRST_MS = 2_000;
 const DELIVERY_RETRY_MAX_MS = 5 * 60_000;
@@ -68,6 +73,8 @@ export class RunDispatcher {
   private readonly retries = new Set<NodeJS.Timeout>();
   private heartbeat: NodeJS.Timeout | undefined;
   private adopting = false;
+  /** How often each stuck run of this worker was resumed (see resumeOwn). */
+  private readonly resumed = new Map<number, number>();
   private working = false;
   private stopping = false;
   private readonly stopped = new AbortController();
@@ -154,7 +161,18 @@ export class RunDispatcher {
     if (!idle()) return;
     const stuck = await this.options.runs.unmoved(new Date(Date.now() - RECOVERY_HORIZON_MS), STUCK_AFTER_SECONDS);
     if (stuck.length === 0 || !idle() || this.stopping) return;
+    const exhausted = stuck.filter((id) => (this.resumed.get(id) ?? 0) >= MAX_RESUMES);
+    if (exhausted.length > 0) {
+      const error = `its outcome could not be recorded after ${MAX_RESUMES + 1} attempts`;
+      this.options.log.error({ runs: exhausted.slice(0, 20), count: exhausted.length }, `giving up sync runs: ${error}`);
+      await this.options.runs.finish(exhausted, 'failed', emptyCounts(), 0, error);
+      for (const id of exhausted) this.resumed.delete(id);
+      const runs = await Promise.all(exhausted.map((id) => this.options.runs.get(id)));
+      this.post(runs.filter((run) => run !== null).map(outcomeOf));
+      return;
+    }
     this.options.log.warn({ runs: stuck.slice(0, 20), count: stuck.length }, 'resuming sync runs of this process that were left unfinished by a failed database write');
+    for (const id of stuck) this.resumed.set(id, (this.resumed.get(id) ?? 0) + 1);
     this.enqueue(stuck[0]!);
   }
 
