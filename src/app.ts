@@ -74,7 +74,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     reportChannel: config.slack.reportChannel,
     log: app.log.child({ component: 'slack' }),
   });
-  await app.register(sync, { results: reporter, deliveryTimeoutMs: config.slack.resultRetryMs });
+  await app.register(sync, {
+    results: reporter,
+    deliveryTimeoutMs: config.slack.resultRetryMs,
+    deadlineMs: config.sync.deadlineMs,
+  });
   await app.register(schedule, { config });
   await app.register(webhooks);
   await app.register(digests, { config });

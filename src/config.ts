@@ -2,6 +2,7 @@
 // whatever needs it. Nothing else in the service reads process.env.
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { MAX_DAYS, MIN_DAYS, parseDays } from './sync/days.js';
 
 export const DEFAULT_SCHEDULES = '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30';
 
@@ -110,6 +111,7 @@ const envSchema = z.object({
     }, 'must be an IANA time zone such as UTC or Europe/Berlin'),
   ).default('UTC'),
   SYNC_SCHEDULES: optional(z.string()).default(DEFAULT_SCHEDULES),
+  SYNC_DEADLINE_SECONDS: optional(integer(1, 86_400)).default(900),
   METRICS_TOKEN: optional(text()),
   DASHBOARD_PASSWORD: optional(text()),
   DASHBOARD_SESSION_DAYS: optional(integer(1, 365)).default(7),
@@ -172,6 +174,8 @@ export interface Config {
   sync: {
     timezone: string;
     schedules: Schedule[];
+    /** A sync still listing after this long stops its listings with an error instead of holding the sync lock. */
+    deadlineMs: number;
   };
   /** The morning digest and the weekly report: cron expressions in sync.timezone, null when `off`. */
   digest: {
@@ -201,7 +205,8 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses SYNC_SCHEDULES: entries separated by `;`, each `<cron expression> = <days>`.
+ * Parses SYNC_SCHEDULES: entries separated by `;`, each `<cron expression> = <days>`, the days read by the
+ * rule every entry point shares (src/sync/days.ts: a whole number, clamped into [1, 365]).
  * `off` (or `none`) disables scheduled syncs. Returns the schedules or the problem with the first bad entry.
  */
 export function parseSchedules(value: string): Schedule[] | string {
@@ -213,10 +218,8 @@ export function parseSchedules(value: string): Schedule[] | string {
     const match = /^(.+?)\s*=\s*(\S+)$/.exec(entry);
     if (!match) return `entry "${entry}" must look like "<cron expression> = <days>", e.g. "0 8 * * * = 3"`;
     const [, cron, daysText] = match as unknown as [string, string, string];
-    const days = Number(daysText);
-    if (!/^\d+$/.test(daysText) || days < 1 || days > 365) {
-      return `entry "${entry}": days must be a whole number from 1 to 365`;
-    }
+    const days = parseDays(daysText);
+    if (days === undefined) return `entry "${entry}": days must be a whole number (kept between ${MIN_DAYS} and ${MAX_DAYS})`;
     try {
       new Cron(cron, { paused: true }).stop();
     } catch (error) {
@@ -335,7 +338,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       requestTimeoutMs: e.WHOOP_REQUEST_TIMEOUT_SECONDS * 1000,
     },
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
-    sync: { timezone: e.SYNC_TIMEZONE, schedules },
+    sync: { timezone: e.SYNC_TIMEZONE, schedules, deadlineMs: e.SYNC_DEADLINE_SECONDS * 1000 },
     digest: { channel: e.SLACK_DIGEST_CHANNEL, daily: daily.cron, weekly: weekly.cron },
     metricsToken: e.METRICS_TOKEN,
     dashboard: { password: e.DASHBOARD_PASSWORD, sessionDays: e.DASHBOARD_SESSION_DAYS },

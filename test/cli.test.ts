@@ -40,7 +40,7 @@ describe('npm run sync', () => {
     const first = await runSyncCli(['--days', '30'], env);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^✅ synced the last 30 days \(.+ → .+\) for 1 account\(s\) in \d+\.\d s$/m);
+    expect(first.stdout).toMatch(/^✅ synced the last 30 days \(.+ → .+\) for 1 account in \d+\.\d s$/m);
 
     const { expected, stored, run } = await withDatabase(async (db) => {
       const run = await db.prisma.syncRun.findFirstOrThrow({ orderBy: { id: 'desc' } });
@@ -102,9 +102,18 @@ describe('npm run sync', () => {
     }, 60_000);
   });
 
+  it('clamps --days into [1, 365] like /sync', async () => {
+    const result = await runSyncCli(['--days', '0'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^✅ synced the last 1 day \(.+ → .+\) for 1 account in \d+\.\d s$/m);
+    const run = await withDatabase((db) => db.prisma.syncRun.findFirstOrThrow({ orderBy: { id: 'desc' } }));
+    expect(run).toMatchObject({ trigger: 'cli', status: 'succeeded', days: 1 });
+  }, 60_000);
+
   it('refuses a bad --days with usage and exit code 2', async () => {
     const result = await runSyncCli(['--days', 'ten'], env);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--days must be a whole number from 1 to 365 (got "ten")');
+    expect(result.stderr).toContain('--days must be a whole number (got "ten")');
+    expect(result.stderr).toContain('usage: npm run sync -- [--days N]   (a whole number, kept between 1 and 365; default 3)');
   });
 });

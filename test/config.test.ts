@@ -58,6 +58,7 @@ describe('configuration', () => {
       WHOOP_REQUEST_TIMEOUT_SECONDS: '40',
       SYNC_TIMEZONE: 'Europe/Berlin',
       SYNC_SCHEDULES: '*/15 * * * * = 1',
+      SYNC_DEADLINE_SECONDS: '120',
       METRICS_TOKEN: 'm',
     });
     expect(config.port).toBe(8080);
@@ -68,7 +69,8 @@ describe('configuration', () => {
     expect(config.whoop.tokenMaxAgeDays).toBe(7.5);
     expect(config.whoop.requestTimeoutMs).toBe(40_000);
     expect(loadConfig({}).whoop.requestTimeoutMs).toBe(15_000);
-    expect(config.sync).toEqual({ timezone: 'Europe/Berlin', schedules: [{ cron: '*/15 * * * *', days: 1 }] });
+    expect(config.sync).toEqual({ timezone: 'Europe/Berlin', schedules: [{ cron: '*/15 * * * *', days: 1 }], deadlineMs: 120_000 });
+    expect(loadConfig({}).sync.deadlineMs).toBe(900_000);
   });
 
   it('treats empty variables as unset', () => {
@@ -100,6 +102,7 @@ describe('configuration', () => {
       TOKEN_MAX_AGE_DAYS: '-1',
       WHOOP_REQUEST_TIMEOUT_SECONDS: '0',
       SYNC_TIMEZONE: 'Mars/Olympus',
+      SYNC_DEADLINE_SECONDS: '0',
     });
     expect(problems).toEqual([
       'PORT: must be a number',
@@ -109,6 +112,7 @@ describe('configuration', () => {
       'WHOOP_REQUEST_TIMEOUT_SECONDS: must be at least 1',
       'TOKEN_MAX_AGE_DAYS: must be greater than 0',
       'SYNC_TIMEZONE: must be an IANA time zone such as UTC or Europe/Berlin',
+      'SYNC_DEADLINE_SECONDS: must be at least 1',
     ]);
   });
 
@@ -124,6 +128,8 @@ describe('configuration', () => {
 
   it('refuses out-of-range ports and an access token without a refresh token', () => {
     expect(problemsOf({ PORT: '70000' })).toEqual(['PORT: must be at most 65535']);
+    // The connect-WHOOP link in Slack messages is built from PUBLIC_URL, so it is never a javascript: URL.
+    expect(problemsOf({ PUBLIC_URL: 'javascript:alert(1)' })).toEqual(['PUBLIC_URL: must be an http:// or https:// URL']);
     expect(problemsOf({ WHOOP_ACCESS_TOKEN: 'a' })).toEqual([
       'WHOOP_ACCESS_TOKEN: is only used together with WHOOP_REFRESH_TOKEN, which is unset',
     ]);
@@ -136,7 +142,13 @@ describe('configuration', () => {
       { cron: '30 21 * * *', days: 1 },
     ]);
     expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * *' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 8 \* \* \*" must look like/);
-    expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * * = 0' })[0]).toMatch(/days must be a whole number from 1 to 365/);
+    // Days follow the one rule of src/sync/days.ts: a whole number, clamped into [1, 365].
+    expect(parseSchedules('0 8 * * * = 0; 0 9 * * * = 400; 0 10 * * * = +7')).toEqual([
+      { cron: '0 8 * * *', days: 1 },
+      { cron: '0 9 * * *', days: 365 },
+      { cron: '0 10 * * *', days: 7 },
+    ]);
+    expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * * = 7.5' })[0]).toBe('SYNC_SCHEDULES: entry "0 8 * * * = 7.5": days must be a whole number (kept between 1 and 365)');
     expect(problemsOf({ SYNC_SCHEDULES: '0 99 * * * = 3' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 99 \* \* \* = 3": invalid cron expression/);
   });
 

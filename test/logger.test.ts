@@ -1,14 +1,10 @@
 // Logs on a terminal: the service started the way a person starts it, with its output on a pseudo-terminal
 // (util-linux `script`), so the logger takes its interactive (pino-pretty) form.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_ENTRY } from './support/compiled.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
-const require = createRequire(import.meta.url);
-const SERVER_ENTRY = fileURLToPath(new URL('../src/server.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 // eslint-disable-next-line no-control-regex
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
 
@@ -20,7 +16,7 @@ describe('logs on a terminal', () => {
   afterAll(async () => testDb?.drop());
 
   it('write one line per request', async () => {
-    const command = [process.execPath, '--import', TSX_LOADER, SERVER_ENTRY].map((word) => `'${word}'`).join(' ');
+    const command = [process.execPath, SERVER_ENTRY].map((word) => `'${word}'`).join(' ');
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', TERM: 'dumb', ...testDb.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,17 +5,19 @@ import { parseArgs } from 'node:util';
 import { buildApp } from '../app.js';
 import { ConfigError, loadConfig, readEnvironment } from '../config.js';
 import { loggerOptions } from '../logger.js';
-import { RESOURCES } from '../metrics/metrics.js';
 import { describeStartupFailure } from '../startup-failure.js';
+import { RESOURCES } from '../sync/collections.js';
+import { DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, parseDays } from '../sync/days.js';
+import { plural } from '../util/plural.js';
 
-const USAGE = 'usage: npm run sync -- [--days N]   (N from 1 to 365, default 3)';
+const USAGE = `usage: npm run sync -- [--days N]   (a whole number, kept between ${MIN_DAYS} and ${MAX_DAYS}; default ${DEFAULT_DAYS})`;
 
 function fail(message: string, code = 1): never {
   console.error(message);
   process.exit(code);
 }
 
-let days = 3;
+let days = DEFAULT_DAYS;
 try {
   const { values } = parseArgs({ options: { days: { type: 'string', short: 'd' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
@@ -23,10 +25,7 @@ try {
     process.exit(0);
   }
   if (values.days !== undefined) {
-    if (!/^\d+$/.test(values.days) || Number(values.days) < 1 || Number(values.days) > 365) {
-      fail(`whoop-sync: --days must be a whole number from 1 to 365 (got "${values.days}")\n${USAGE}`, 2);
-    }
-    days = Number(values.days);
+    days = parseDays(values.days) ?? fail(`whoop-sync: --days must be a whole number (got "${values.days}")\n${USAGE}`, 2);
   }
 } catch (error) {
   fail(`whoop-sync: ${(error as Error).message}\n${USAGE}`, 2);
@@ -54,7 +53,7 @@ try {
   const window = `${run.windowStart?.toISOString()} → ${run.windowEnd?.toISOString()}`;
   const synced = RESOURCES.some((name) => outcome.counts[name].upserted + outcome.counts[name].deleted > 0);
   if (outcome.status === 'succeeded') {
-    console.log(`✅ synced the last ${days} day${days === 1 ? '' : 's'} (${window}) for ${outcome.accounts} account(s) in ${(outcome.durationMs / 1000).toFixed(1)} s`);
+    console.log(`✅ synced the last ${plural(days, 'day')} (${window}) for ${plural(outcome.accounts, 'account')} in ${(outcome.durationMs / 1000).toFixed(1)} s`);
   } else if (synced) {
     console.log(`counts before the failure (${window}):`);
   }

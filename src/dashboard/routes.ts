@@ -22,7 +22,8 @@ const VENDOR = [
   { file: 'vega-lite.min.js', dir: dirname(require.resolve('vega-lite')) },
   { file: 'vega-embed.min.js', dir: dirname(require.resolve('vega-embed')) },
 ];
-const OWN_ASSETS = fileURLToPath(new URL('./public/', import.meta.url));
+// The page's own script, in public/ next to src/ and dist/ alike, so both run from the same file.
+const OWN_ASSETS = fileURLToPath(new URL('../../public/', import.meta.url));
 const SCRIPTS = [...VENDOR.map((asset) => asset.file), 'dashboard.js'].map((file) => `${ASSETS}${file}`);
 
 const chartsParams = {

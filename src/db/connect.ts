@@ -14,8 +14,10 @@ class DatabaseUnreachableError extends Error {
   override name = 'DatabaseUnreachableError';
 }
 
-// Errors that mean "not (yet) reachable": the connection failed or the server is starting or full.
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P03', '53300']);
+// Errors that mean "not (yet) reachable": the connection failed, the server is restarting (a fast or crash
+// shutdown ends the sessions it has, 57P01/57P02; then it refuses new ones while it goes down and comes
+// up, 57P03) or it is full.
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 
 function isTransient(error: Error & { code?: string }): boolean {
   if (error.code && TRANSIENT_CODES.has(error.code)) return true;

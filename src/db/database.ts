@@ -34,14 +34,11 @@ export interface Database {
   transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
    * Runs `fn` while holding the named lock, shared by every process using this database (a Postgres
-   * session advisory lock). With
-   * `wait: false`, returns `{ acquired: false }` at once when someone else holds it.
+   * session advisory lock), waiting for it as long as someone else holds it.
    */
-  withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>>;
+  withLock<T>(key: bigint, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
-
-type LockResult<T> = { acquired: true; value: T } | { acquired: false };
 
 export interface DatabaseOptions {
   databaseUrl: string | undefined;
@@ -100,19 +97,14 @@ async function openPostgres(url: string, location: string, kind: Database['kind'
     address: addressOf(url),
     // Callers in this process queue in memory first, so that waiting for a lock never ties up more than
     // one pooled connection per key (twenty waiters must not starve the holder of connections).
-    withLock<T>(key: bigint, fn: () => Promise<T>, options?: { wait?: boolean }): Promise<LockResult<T>> {
-      return localLocks.run(key, options?.wait ?? true, async (): Promise<LockResult<T>> => {
+    withLock<T>(key: bigint, fn: () => Promise<T>): Promise<T> {
+      return localLocks.run(key, async () => {
         const client = await pool.connect();
         let broken: Error | undefined;
         try {
-          if (options?.wait === false) {
-            const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key.toString()]);
-            if (!rows[0]?.locked) return { acquired: false };
-          } else {
-            await client.query('SELECT pg_advisory_lock($1)', [key.toString()]);
-          }
+          await client.query('SELECT pg_advisory_lock($1)', [key.toString()]);
           try {
-            return { acquired: true, value: await fn() };
+            return await fn();
           } finally {
             // If the connection died meanwhile, its locks died with it: nothing to unlock, and the outcome
             // of `fn` is what matters to the caller.
@@ -205,10 +197,8 @@ function poolDatabase(
 class LocalLocks {
   private readonly tails = new Map<bigint, Promise<unknown>>();
 
-  async run<T>(key: bigint, wait: boolean, fn: () => Promise<LockResult<T>>): Promise<LockResult<T>> {
-    const previous = this.tails.get(key);
-    if (previous && !wait) return { acquired: false };
-    const turn = (previous ?? Promise.resolve()).catch(() => {}).then(fn);
+  async run<T>(key: bigint, fn: () => Promise<T>): Promise<T> {
+    const turn = (this.tails.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
     this.tails.set(key, turn);
     try {
       return await turn;

@@ -2,9 +2,6 @@
 // in one process). Label values are always from small fixed sets: never raw URLs or free text.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export const RESOURCES = ['cycles', 'recoveries', 'sleeps', 'workouts'] as const;
-export type Resource = (typeof RESOURCES)[number];
-
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -5,7 +5,6 @@
 import { Cron } from 'croner';
 import type { FastifyBaseLogger } from 'fastify';
 import { recoveryHrvChart } from '../charts/recovery-hrv.js';
-import { chartPng } from '../charts/render.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -177,6 +176,8 @@ export class Digests {
         endDay: today,
         title: `${member.name}: recovery and HRV, last 28 days`,
       });
+      // Loaded on first use: Vega and resvg are a large share of the service's memory, and only charts need them.
+      const { chartPng } = await import('../charts/render.js');
       files.push({ data: await chartPng(spec), filename: `recovery-hrv-${today}-${member.userId}.png`, title: `${member.name}: recovery and HRV, 28 days to ${today}` });
     }
     if (files.length === 0) await poster.postMessage(channel, message.text, message.blocks);

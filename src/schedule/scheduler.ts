@@ -11,6 +11,7 @@ import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RunDispatcher } from '../sync/dispatcher.js';
 import type { SyncRuns } from '../sync/runs.js';
+import { plural } from '../util/plural.js';
 
 export interface ScheduledJob {
   /** Stable name, used in sync_runs.requested_by, schedule_slots and the metrics label. */
@@ -32,7 +33,7 @@ export interface SchedulerOptions {
 }
 
 export function scheduleName(schedule: Schedule): string {
-  return `${schedule.cron} (${schedule.days} day${schedule.days === 1 ? '' : 's'})`;
+  return `${schedule.cron} (${plural(schedule.days, 'day')})`;
 }
 
 /** The instant a schedule last fired at or before `at`, in its time zone. */
@@ -42,14 +43,6 @@ export function slotAt(schedule: Schedule, timezone: string, at: Date): Date {
   const [slot] = cron.previousRuns(1, new Date(at.getTime() + 1000));
   cron.stop();
   return slot ?? at;
-}
-
-/** The first instant after `from` at which a schedule fires, in its time zone. */
-export function nextRunAfter(schedule: Schedule, timezone: string, from: Date): Date | null {
-  const cron = new Cron(schedule.cron, { timezone, paused: true });
-  const next = cron.nextRun(from);
-  cron.stop();
-  return next;
 }
 
 export class Scheduler {

@@ -5,7 +5,6 @@
 //   4. the command is handled as every slash command is (slash-command.ts: /sync records a run and is
 //      acknowledged at once with "⏳ Syncing last N days...");
 //   5. only after the response has gone out does the sync start, in the background.
-import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ReplayGuard } from './replay-guard.js';
 import { SLACK_SIGNATURE_TOLERANCE_SECONDS, verifySlackSignature, type SignatureResult } from './signature.js';
@@ -21,7 +20,7 @@ const UNVERIFIED_PER_MINUTE = 30;
 declare module 'fastify' {
   interface FastifyRequest {
     /** The body as received, and the signature verdict, established before anything else runs. */
-    slack?: { raw: string; verdict: Verdict };
+    slack?: { raw: Buffer; verdict: Verdict };
     /** Set when this request acknowledged a /sync: the run to start once the response is sent. */
     acceptedRunId?: number;
   }
@@ -35,19 +34,19 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
   const commands = app.metrics.slackCommands;
   const slashCommands = { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands };
 
-  // Only form bodies are accepted here (this plugin's scope drops the JSON parser), and the "parser" keeps
-  // the raw text: parsing happens after the signature check.
+  // Only form bodies are accepted here (this plugin's scope drops the JSON parser), kept as the bytes
+  // received: the signature covers those bytes, and parsing happens after it is checked.
   app.removeAllContentTypeParsers();
-  await app.register(formbody, { bodyLimit: BODY_LIMIT, parser: (raw) => ({ raw }) as never });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
 
   const routeOptions = {
     bodyLimit: BODY_LIMIT,
     // Verify first, so the rate limit below can tell Slack's requests from everything else.
-    preValidation: async (request: FastifyRequest<{ Body: { raw: string } }>) => {
+    preValidation: async (request: FastifyRequest<{ Body?: Buffer }>) => {
       // A client gone before its request was read can receive no answer, so nothing may start for it.
       // (Its address is gone with its socket, too: the rate limiter below could not key it.)
       if (request.raw.socket?.destroyed) throw Object.assign(new Error('the client closed the connection'), { statusCode: 400 });
-      const raw = typeof request.body?.raw === 'string' ? request.body.raw : '';
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       let verdict: Verdict = signingSecret
         ? verifySlackSignature({
             signingSecret,
@@ -83,9 +82,9 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
     },
   };
 
-  app.post<{ Body: { raw: string } }>('/slack/commands', routeOptions, async (request, reply) => {
+  app.post<{ Body?: Buffer }>('/slack/commands', routeOptions, async (request, reply) => {
     const { raw, verdict } = request.slack!;
-    const fields = new URLSearchParams(raw);
+    const fields = new URLSearchParams(raw.toString('utf8'));
 
     // Slack's certificate check: unsigned by design, must get a 200 and must start nothing.
     if (fields.get('ssl_check') === '1') {

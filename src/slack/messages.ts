@@ -2,10 +2,10 @@
 // and `>` as control characters: anything that comes from a user or an error is escaped; mentions this module
 // builds itself (`<@U123>`) are not.
 import type { SyncTrigger } from '../generated/prisma/enums.js';
-import { RESOURCES, type Resource } from '../metrics/metrics.js';
 import type { LatestValues } from '../reports/daily.js';
 import { dayLabel, recovery, round, sleep, strain } from '../reports/format.js';
-import { describeDays } from './days.js';
+import { RESOURCES, type Resource } from '../sync/collections.js';
+import { plural } from '../util/plural.js';
 
 /** Longest failure text, in characters; keeps a huge error (e.g. an HTML error page) out of the channel. */
 export const MAX_FAILURE_LENGTH = 1000;
@@ -36,10 +36,6 @@ function isoDate(date: Date): string {
   return Number.isNaN(date.getTime()) ? 'unknown' : date.toISOString().slice(0, 10);
 }
 
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
 function count(n: number): string {
   return Number.isFinite(n) ? String(Math.max(0, Math.trunc(n))) : '0';
 }
@@ -67,7 +63,7 @@ function who(summary: SuccessSummary): string {
 
 /** The immediate acknowledgement of `/sync`. */
 export function ackText(days: number): string {
-  return `⏳ Syncing last ${describeDays(days)}...`;
+  return `⏳ Syncing last ${plural(days, 'day')}...`;
 }
 
 /**
@@ -77,7 +73,7 @@ export function ackText(days: number): string {
  */
 export function successText(summary: SuccessSummary): string {
   const window = `${isoDate(summary.windowStart)} → ${isoDate(summary.windowEnd)} UTC`;
-  const accounts = plural(summary.accounts, 'account', 'accounts');
+  const accounts = plural(summary.accounts, 'account');
   const counts = RESOURCES.map((resource) => {
     const { upserted, deleted } = summary.counts[resource];
     const removed = count(deleted);
@@ -85,7 +81,7 @@ export function successText(summary: SuccessSummary): string {
   }).join(' · ');
   return (
     `✅ ${who(summary)} done in ${seconds(summary.durationMs)}: ` +
-    `last ${describeDays(summary.days)} (${window}), ${accounts}\n${counts}`
+    `last ${plural(summary.days, 'day')} (${window}), ${accounts}\n${counts}`
   );
 }
 
@@ -161,17 +157,3 @@ export function notAllowedText(scope?: 'user' | 'channel'): string {
   return `🚫 ${refusal}. Ask whoever runs WHOOP Sync to add ${scope === 'channel' ? 'this channel' : 'you'} to its allowlist.`;
 }
 
-/** Ephemeral reply when the service is missing configuration it needs, e.g. "the Slack bot token". */
-export function notConfiguredText(missing?: string): string {
-  const what = missing && missing.trim() !== '' ? `: ${escapeSlackText(missing.trim())} is not configured` : '';
-  return `⚠️ WHOOP Sync isn't fully set up yet${what}. Ask whoever runs it to finish the configuration.`;
-}
-
-/** Reply when no WHOOP account has been connected yet; `connectUrl` is where to connect one. */
-export function noAccountsText(connectUrl?: string): string {
-  const base = '⚠️ No WHOOP account is connected yet, so there is nothing to sync.';
-  if (!connectUrl || !/^https?:\/\//.test(connectUrl)) return base;
-  // Inside <url|label> a `|` or `>` would end the link early; escape per Slack and drop the pipe.
-  const url = escapeSlackText(connectUrl).replace(/\|/g, '%7C');
-  return `${base} Connect one here: <${url}|connect WHOOP>.`;
-}

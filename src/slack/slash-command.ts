@@ -4,8 +4,8 @@
 // on its way (the caller enqueues `runId` then), so nothing slow stands before the ack.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
+import { DEFAULT_DAYS, parseDays } from '../sync/days.js';
 import type { SyncRequest, SyncRuns } from '../sync/runs.js';
-import { parseDays } from './days.js';
 import { ackText, failureText, notAllowedText, unknownCommandText } from './messages.js';
 
 /** The command's fields, as Slack sends them (URLSearchParams of the HTTP form fits). */
@@ -67,7 +67,8 @@ export async function acceptSlashCommand(
     return { reply: ephemeral(notAllowedText('channel')) };
   }
 
-  const days = parseDays(fields.get('text') ?? '');
+  // The seed's contract: text that is not a whole number means the default window, never an error.
+  const days = parseDays(fields.get('text') ?? '') ?? DEFAULT_DAYS;
   const responseUrl = fields.get('response_url');
   const request: SyncRequest = {
     days,

@@ -45,6 +45,11 @@ const RECOVERY_HORIZON_MS = 7 * 86_400_000;
 const HEARTBEAT_MS = 2_000;
 /** Every this many heartbeats, the runs of gone workers are adopted. */
 const ADOPT_EVERY = 3;
+/**
+ * A run of this worker recorded this long ago and still unfinished while nothing here executes is stuck:
+ * whoever records a run queues it moments later.
+ */
+const STUCK_AFTER_SECONDS = 5;
 /** First retry of an undeliverable result, doubling up to the maximum. */
 const DELIVERY_RETRY_FIRST_MS = 2_000;
 const DELIVERY_RETRY_MAX_MS = 5 * 60_000;
@@ -130,11 +135,27 @@ export class RunDispatcher {
       this.post(unreported.map(outcomeOf));
       // The first queued run takes every other queued run with it (see SyncEngine).
       if (queued.length > 0) this.enqueue(queued[0]!);
+      else await this.resumeOwn();
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not look for sync runs left by stopped processes; trying again shortly');
     } finally {
       this.adopting = false;
     }
+  }
+
+  /**
+   * Moves on this worker's own runs that nothing here moves: a run recorded but never queued (a scheduled
+   * slot whose next database write failed) or left running by an execution that failed before it could
+   * record the outcome. Adoption skips them (their owner is alive), so without this they would stay
+   * unfinished for as long as the process lives, and their schedule would skip every later slot.
+   */
+  private async resumeOwn(): Promise<void> {
+    const idle = () => !this.working && this.pending.size === 0 && !this.options.engine.busy;
+    if (!idle()) return;
+    const stuck = await this.options.runs.unmoved(new Date(Date.now() - RECOVERY_HORIZON_MS), STUCK_AFTER_SECONDS);
+    if (stuck.length === 0 || !idle() || this.stopping) return;
+    this.options.log.warn({ runs: stuck.slice(0, 20), count: stuck.length }, 'resuming sync runs of this process that were left unfinished by a failed database write');
+    this.enqueue(stuck[0]!);
   }
 
   /**
@@ -197,8 +218,9 @@ export class RunDispatcher {
   private async report(outcome: SyncOutcome): Promise<void> {
     const { runs, results, metrics, log } = this.options;
     const { run } = outcome;
-    // Another worker executed or adopted it: that one reports it.
-    if (run.owner !== runs.owner) return;
+    // Another worker executed or adopted it: that one reports it. Delivered already: a run queued twice
+    // (resumed while its recorder was slow to queue it) is reported once.
+    if (run.owner !== runs.owner || run.reportedAt) return;
     let failure: Error;
     try {
       await results.deliver(outcome);

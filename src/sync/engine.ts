@@ -3,11 +3,12 @@
 // and body measurement. Runs execute one at a time across every process sharing the database.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
-import { RESOURCES, type Metrics, type Resource } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { PAGE_LIMIT, type ListLimits, type TimeWindow, type WhoopApi } from '../whoop/api.js';
 import { ReauthorizationRequiredError } from '../whoop/errors.js';
 import { InFlight } from '../util/in-flight.js';
 import type { TokenStore } from '../whoop/token-store.js';
+import { RESOURCES, type Resource } from './collections.js';
 import { backoffMs, isTransientDatabaseError, pause } from './database-retry.js';
 import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec, type Sleep } from './resources.js';
 import { emptyCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
@@ -20,9 +21,8 @@ const SQL = Object.fromEntries(
   { upsert: string; deleteMissing: string }
 >;
 /**
- * Rows per INSERT statement. Embedded PGlite runs one statement at a time, about 50 µs a row: 50 rows
- * hold it for a few milliseconds, so a /sync acknowledgement or another collection's page waiting behind
- * the statement waits no longer than that.
+ * Rows per INSERT statement. A page is one statement; the recoveries, written together after their
+ * sleeps are listed, are cut so that no statement runs long and WHOOP's answers are read in between.
  */
 const BATCH_SIZE = 50;
 /**
@@ -31,8 +31,6 @@ const BATCH_SIZE = 50;
  * record its failure, it keeps trying until the database is back.
  */
 const DATABASE_RETRY_MS = 60_000;
-/** A sync that has not finished listing by then fails instead of holding the sync lock. */
-const SYNC_DEADLINE_MS = 15 * 60_000;
 /**
  * Records per day and collection a window can plausibly hold: a day has one cycle, one recovery, a sleep
  * or two and a few workouts. With a margin of pages, more than this means the pagination does not end.
@@ -74,6 +72,8 @@ export interface SyncEngineOptions {
   metrics: Metrics;
   log: FastifyBaseLogger;
   connectUrl: string;
+  /** A sync that has not finished listing by then fails instead of holding the sync lock (SYNC_DEADLINE_SECONDS). */
+  deadlineMs: number;
   /** Aborted when the service shuts down. */
   signal?: AbortSignal;
   /** Settles when runs may start: after the token store was seeded from WHOOP_REFRESH_TOKEN. */
@@ -147,10 +147,7 @@ export class SyncEngine {
     const retryUntil = Date.now() + DATABASE_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.options.db.withLock(SYNC_LOCK_KEY, () =>
-          this.executeLocked(runId, Date.now() < retryUntil),
-        );
-        return (result as { value: SyncOutcome }).value;
+        return await this.options.db.withLock(SYNC_LOCK_KEY, () => this.executeLocked(runId, Date.now() < retryUntil));
       } catch (error) {
         if (!isTransientDatabaseError(error) || this.options.signal?.aborted) throw error;
         this.options.log.warn({ err: error, runId, attempt }, `the database failed during sync run ${runId}; retrying`);
@@ -165,6 +162,11 @@ export class SyncEngine {
     this.waiting.delete(runId);
     callers?.forEach(fn);
     return callers !== undefined;
+  }
+
+  /** True while a run of this process is executing or waiting for the sync lock. */
+  get busy(): boolean {
+    return this.worker !== undefined;
   }
 
   /** Resolves true once no run is executing or waiting in this process, or false after `timeoutMs`. */
@@ -189,7 +191,7 @@ export class SyncEngine {
     const failures: Error[] = [];
     const limits = {
       maxPages: Math.ceil((days * RECORDS_PER_DAY) / PAGE_LIMIT) + EXTRA_PAGES,
-      deadline: startedAt + SYNC_DEADLINE_MS,
+      deadline: startedAt + this.options.deadlineMs,
     };
     const accounts = await tokens.accounts();
     if (accounts.length === 0) {
@@ -249,9 +251,8 @@ export class SyncEngine {
     // The four collections are read concurrently (pagination within each is inherently sequential), so a
     // backfill takes about as long as its longest collection. Each page is upserted as soon as it is
     // validated, while the next one is on its way: the database work fills the waits for WHOOP instead of
-    // coming after them (written at once, one collection held embedded PGlite, which runs one statement at
-    // a time, for tens of milliseconds). Recoveries wait for the sleeps: each stores
-    // its sleep's start. Once a collection is complete, what WHOOP no longer returns in it is deleted.
+    // coming after them. Recoveries wait for the sleeps: each stores its sleep's start. Once a collection is
+    // complete, what WHOOP no longer returns in it is deleted.
     const writers = Object.fromEntries(
       RESOURCES.map((name) => [name, new PageWriter(db, name, userId)]),
     ) as Record<Resource, PageWriter>;

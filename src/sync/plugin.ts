@@ -27,10 +27,12 @@ interface SyncPluginOptions {
   results: ResultSink;
   /** How long after a sync an undeliverable result is still retried. */
   deliveryTimeoutMs: number;
+  /** How long a sync may list before its listings stop (SYNC_DEADLINE_SECONDS). */
+  deadlineMs: number;
 }
 
 export default fp<SyncPluginOptions>(
-  async (app, { results, deliveryTimeoutMs }) => {
+  async (app, { results, deliveryTimeoutMs, deadlineMs }) => {
     const runs = syncRuns(app.db, randomUUID());
     const log = app.log.child({ component: 'sync' });
     const engine = new SyncEngine({
@@ -41,6 +43,7 @@ export default fp<SyncPluginOptions>(
       metrics: app.metrics,
       log,
       connectUrl: app.whoop.connectUrl,
+      deadlineMs,
       signal: app.whoop.shutdownSignal,
       ready: () => app.whoop.seeded,
     });

@@ -5,9 +5,9 @@
 // migration adding its column. Writes are set-based: one INSERT … SELECT FROM jsonb_to_recordset(…)
 // ON CONFLICT DO UPDATE per batch instead of one round trip per record.
 import type { z } from 'zod';
-import type { Resource } from '../metrics/metrics.js';
 import type { Collection } from '../whoop/api.js';
 import { checks, recordSchema } from '../whoop/schemas.js';
+import type { Resource } from './collections.js';
 
 type PgType = 'bigint' | 'uuid' | 'text' | 'timestamptz' | 'float8' | 'int4' | 'bool' | 'jsonb';
 type FieldType = Exclude<PgType, 'jsonb'>;

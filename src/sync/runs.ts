@@ -2,7 +2,7 @@
 // moving runs on): the only module that writes either. See docs/architecture.md for the states.
 import type { Database } from '../db/database.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
-import type { Resource } from '../metrics/metrics.js';
+import type { Resource } from './collections.js';
 
 interface ResourceCounts {
   upserted: number;
@@ -73,16 +73,15 @@ const RUN_COLUMNS = 5;
 const WORKER_EXPIRY_SECONDS = 15;
 
 /**
- * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (on
- * embedded PGlite it takes about two thirds of the time unnest() takes, most of it planning); its cost
- * grows with every row, so large batches use INSERT_MANY_RUNS.
+ * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (less
+ * planning than unnest()); its cost grows with every row, so large batches use INSERT_MANY_RUNS.
  */
 const insertFewRuns = (rows: number) =>
   `INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, owner) VALUES ${Array.from({ length: rows }, (_, row) => {
     const n = row * RUN_COLUMNS + 1;
     return `($${n + 1}::sync_trigger, $${n + 2}::int, $${n + 3}, $${n + 4}, $${n + 5}, $1)`;
   }).join(', ')} RETURNING id`;
-/** Batches up to this size use a VALUES list (measured on PGlite: VALUES is cheaper below ~10 rows). */
+/** Batches up to this size use a VALUES list, cheaper than unnest() for a few rows (docs/benchmarks.md). */
 const FEW_RUNS = 8;
 /** INSERT_FEW_RUNS[n - 1] inserts n runs. */
 const INSERT_FEW_RUNS = Array.from({ length: FEW_RUNS }, (_, index) => insertFewRuns(index + 1));
@@ -191,6 +190,16 @@ const ADOPT = `
     )
   RETURNING run.id, run.status::text AS status`;
 
+/**
+ * Runs of worker $1 since $2 still queued or running, recorded more than $3 seconds ago: when the worker
+ * has nothing queued or executing, nothing moves them on (see RunDispatcher.resumeOwn).
+ */
+const UNMOVED = `
+  SELECT id FROM sync_runs
+  WHERE owner = $1 AND status IN ('queued', 'running') AND requested_at >= $2::timestamptz
+    AND requested_at < now() - make_interval(secs => $3)
+  ORDER BY id`;
+
 const HEARTBEAT = `INSERT INTO sync_workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`;
 
 export function syncRuns(db: Database, owner: string) {
@@ -266,6 +275,11 @@ export function syncRuns(db: Database, owner: string) {
       for (const chunk of chunks(finished)) unreported.push(...(await prisma.syncRun.findMany({ where: { id: { in: chunk } }, orderBy: { id: 'asc' } })));
       return { queued: rows.filter((row) => row.status === 'queued').map((row) => Number(row.id)).sort((a, b) => a - b), unreported };
     },
+
+    /** This worker's unfinished runs recorded between `since` and `graceSeconds` ago (see UNMOVED). */
+    unmoved: async (since: Date, graceSeconds: number): Promise<number[]> =>
+      (await db.query<{ id: number }>(UNMOVED, [owner, since.toISOString(), graceSeconds]))
+        .map((row) => Number(row.id)),
 
     /** The result message went out (or there was none to send). */
     reported: (id: number) =>

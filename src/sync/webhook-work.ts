@@ -7,11 +7,12 @@
 // (what a previous process recorded but did not finish), and when a retry falls due.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
-import { RESOURCES, type Metrics, type Resource } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { WhoopApi } from '../whoop/api.js';
 import { WhoopApiError } from '../whoop/errors.js';
 import { InFlight } from '../util/in-flight.js';
 import { MAX_ATTEMPTS, type PendingEvent, type WebhookEvents } from '../webhooks/events.js';
+import { RESOURCES, type Resource } from './collections.js';
 import { SYNC_LOCK_KEY } from './engine.js';
 import {
   cycles,
@@ -95,9 +96,8 @@ export class WebhookWork {
         this.wanted = false;
         await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
         try {
-          const result = await this.options.db.withLock(SYNC_LOCK_KEY, () => this.pass());
           // A full batch: more are waiting.
-          if ((result as { value: number }).value >= BATCH) this.wanted = true;
+          if ((await this.options.db.withLock(SYNC_LOCK_KEY, () => this.pass())) >= BATCH) this.wanted = true;
         } catch (error) {
           this.options.log.error({ err: error }, 'webhook events could not be processed; retrying later');
         }

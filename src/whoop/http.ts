@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
+import { plural } from '../util/plural.js';
 import { WhoopApiError, WhoopResponseError } from './errors.js';
 import type { SlidingWindowLimiter } from './rate-limiter.js';
 import { Transport } from './transport.js';
@@ -115,7 +116,7 @@ export class WhoopHttp {
       const backoff = Math.random() * Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       const waitMs = Math.max(failure.waitMs ?? 0, backoff);
       if (attempt >= this.retry.maxAttempts || elapsed + waitMs > this.retry.maxTotalMs) {
-        const tried = `after ${attempt} attempt${attempt === 1 ? '' : 's'} over ${Math.round(elapsed / 1000)} s`;
+        const tried = `after ${plural(attempt, 'attempt')} over ${Math.round(elapsed / 1000)} s`;
         const message =
           failure.status === 429
             ? `WHOOP rate limit exceeded for ${what} (${tried}); the next sync will try again`

@@ -6,13 +6,12 @@
 // using the database (and, inside one process, every caller shares the same in-flight refresh). Whoever
 // waited for the lock re-reads the stored pair instead of refreshing again. The new pair is stored before
 // anyone uses it.
-import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { ReauthorizationRequiredError, WhoopOAuthError } from './errors.js';
 import type { WhoopOAuth } from './oauth.js';
-import type { StoredToken, TokenStore } from './token-store.js';
+import { tokenLockKey, type StoredToken, type TokenStore } from './token-store.js';
 
 /** Refresh this long before the access token expires, so no request is sent with a dying token. */
 const EXPIRY_MARGIN_MS = 5 * 60_000;
@@ -76,7 +75,6 @@ export class TokenGuard {
     if (running) return running;
     const refresh = this.options.db
       .withLock(tokenLockKey(userId), () => this.refreshLocked(userId, stale))
-      .then((result) => (result as { value: string }).value)
       .finally(() => this.inflight.delete(userId));
     this.inflight.set(userId, refresh);
     return refresh;
@@ -156,9 +154,4 @@ export class TokenGuard {
         now - token.obtainedAt.getTime() > this.options.maxAgeDays * DAY_MS
     );
   }
-}
-
-/** A stable advisory-lock key per WHOOP account. */
-export function tokenLockKey(userId: bigint): bigint {
-  return createHash('sha256').update(`whoop-sync:token:${userId}`).digest().readBigInt64BE(0);
 }

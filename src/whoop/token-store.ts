@@ -1,12 +1,20 @@
 // Data access for connected accounts: whoop_users and whoop_tokens. The only module that reads or writes
 // the token columns: with TOKEN_ENCRYPTION_KEY set it encrypts them on every write (src/whoop/token-crypto.ts)
 // and decrypts them on every read, so callers only ever see the tokens themselves.
+import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Body, Profile, TokenResponse } from './schemas.js';
 import { encryptedKeyId, isEncrypted, TokenCipher, TokenDecryptionError, type TokenColumn, type TokenEncryptionKeys } from './token-crypto.js';
-import { tokenLockKey } from './token-guard.js';
+
+/**
+ * A stable advisory-lock key per WHOOP account: held while its grant is refreshed (token-guard.ts) or its
+ * stored tokens are re-encrypted, so neither overwrites the other.
+ */
+export function tokenLockKey(userId: bigint): bigint {
+  return createHash('sha256').update(`whoop-sync:token:${userId}`).digest().readBigInt64BE(0);
+}
 
 export type StoredToken = NonNullable<Awaited<ReturnType<Database['prisma']['whoopToken']['findUnique']>>>;
 

@@ -1,8 +1,7 @@
-// One HTTP exchange with WHOOP, over node:http/https with keep-alive connections. Not fetch(): a service
-// that syncs a few times a day never runs fetch's code long enough for it to get fast, and cold it costs
-// about 1.5 ms of CPU per request against about 0.4 ms here (a 17 KB page on 127.0.0.1, 80 requests after
-// 15, on the 2-vCPU machine of the README's benchmarks). A backfill's pages form sequential chains, so
-// every page's CPU is time the next page waits.
+// One HTTP exchange with WHOOP, over node:http/https with keep-alive connections. Not fetch() or undici's
+// request(): a service that syncs a few times a day runs its HTTP client cold, and cold both cost more CPU
+// per request than node:http (docs/architecture.md, "Library decisions"). A backfill's pages form
+// sequential chains, so every page's CPU is time the next page waits.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';

@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
 import type { Config } from '../../src/config.js';
-import { parseDays } from '../../src/slack/days.js';
+import { DEFAULT_DAYS, parseDays } from '../../src/sync/days.js';
 import { ackText } from '../../src/slack/messages.js';
 import { SIGNING_SECRET } from '../support/environment.js';
 import { startBenchEnvironment } from './environment.js';
@@ -214,7 +214,7 @@ export async function startBareServer(): Promise<{ url: string; close(): Promise
   await app.register(formbody);
   app.post<{ Body: Record<string, string | undefined> }>('/slack/commands', async (request) => ({
     response_type: 'ephemeral',
-    text: ackText(parseDays(request.body?.text)),
+    text: ackText(parseDays(request.body?.text) ?? DEFAULT_DAYS),
   }));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

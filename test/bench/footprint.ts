@@ -1,5 +1,6 @@
-// Benchmark 3, the footprint: the real entry point (`node --import tsx src/server.ts`, as `npm start`)
-// started as a child process, on the embedded PostgreSQL server (first start into an empty DATA_DIR, a
+// Benchmark 3, the footprint: the real entry point as `npm start` runs it (compiled once with
+// `tsc -b tsconfig.build.json`, then `node dist/server.js`) started as a child process, on the embedded
+// PostgreSQL server (first start into an empty DATA_DIR, a
 // restart, a restart after a SIGKILL) and with DATABASE_URL (a fresh database on the Postgres server).
 // Measured: time from spawn to the first 200 from GET /readyz; PSS of the service's whole process tree
 // (node and the postgres processes it started) after ~2 s idle, and its peak, sampled every 100 ms, during
@@ -9,14 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
+import { compileService, REPO_ROOT, SERVER_ENTRY } from '../support/compiled.js';
 import { fakesEnv, sendCommand } from '../support/environment.js';
-import { startServerProcess } from '../support/server-process.js';
 import { adminQuery, assertLoopback, checkInterrupted, interruption, onCleanup, postgresBaseUrl, postgresVersion, round, scoped, sleep, withTimeout } from './util.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface FootprintOptions {
   idleMs: number;
@@ -71,8 +70,16 @@ function spawnBare(withTsx: boolean): Spawned {
 }
 
 function spawnService(env: Record<string, string>): Spawned {
-  const server = startServerProcess(env, REPO_ROOT);
-  return { child: server.child, output: server.output, stop: () => stopChild(server.child) };
+  // Only what a person's shell would have, as test/support/server-process.ts gives the service in tests.
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output, stop: () => stopChild(child) };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -212,6 +219,11 @@ export async function footprintBenchmark(
 
   await attempt('bare Fastify (node -e)', () => measure('bare Fastify (node -e)', () => spawnBare(false), options));
   await attempt('bare Fastify (node --import tsx -e)', () => measure('bare Fastify (node --import tsx -e)', () => spawnBare(true), options));
+  compileService();
+  // What a restart costs before the service's own start: npm start's check that dist/ is current.
+  const checkStarted = performance.now();
+  compileService();
+  rows.push({ name: 'npm start: up-to-date check (tsc -b)', readyMs: Math.round(performance.now() - checkStarted) });
 
   const whoop = await startFakeWhoop();
   onCleanup('footprint fake WHOOP', () => whoop.close());

@@ -6,13 +6,13 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SLASH_CLI_ENTRY } from '../support/compiled.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startEnvironment } from '../support/environment.js';
 
 const require = createRequire(import.meta.url);
 const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 const DEMO = fileURLToPath(new URL('./run.ts', import.meta.url));
-const SLASH = fileURLToPath(new URL('../../src/cli/slash.ts', import.meta.url));
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -29,7 +29,7 @@ function slash(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, SLASH, ...args], { env: shell(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SLASH_CLI_ENTRY, ...args], { env: shell(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

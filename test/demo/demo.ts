@@ -7,17 +7,13 @@
 // with) and `tryNext` (what the person is told to try).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEMO_SIGNING_SECRET } from '../../src/cli/demo-secret.js';
 import { startFakeSlack, type CompletedUpload, type FakeSlack, type PostedMessage } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
+import { compileService, SERVER_ENTRY } from '../support/compiled.js';
 
-const require = createRequire(import.meta.url);
-const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 
 /** Days of synthetic history the simulated member has. */
 const HISTORY_DAYS = 90;
@@ -114,6 +110,7 @@ function tryNext({ url, databaseUrl, socket }: Parts, port: number): string[] {
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const print = options.print ?? ((line: string) => console.log(line));
+  compileService();
   const directory = await mkdtemp(join(tmpdir(), 'whoop-sync-demo-'));
   const whoop = await startFakeWhoop();
   const slack = await startFakeSlack({
@@ -139,7 +136,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   };
   // Its working directory is the demo's own, so a .env of the person's is never read; and nothing of the
   // person's environment is passed on, so a DATABASE_URL or a real token there cannot leak into the demo.
-  const service = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_ENTRY], {
+  const service = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: directory,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...(process.env.TERM ? { TERM: process.env.TERM } : {}), ...serviceEnvironment(parts) },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,25 +1,33 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { nextRunAfter, scheduleName, slotAt } from '../../src/schedule/scheduler.js';
+import { loadConfig, type Schedule } from '../../src/config.js';
+import { scheduleName, slotAt } from '../../src/schedule/scheduler.js';
 import { clearRecords } from '../support/records.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 
 describe('schedule times', () => {
   const [morning, afternoon, weekly] = loadConfig({}).sync.schedules as [any, any, any];
+  /**
+   * The first slot after `from`, as the scheduler sees it through slotAt: `next` is a slot, and the last
+   * slot a second before it is not after `from`.
+   */
+  const nextSlot = (schedule: Schedule, timezone: string, from: Date, next: string) => {
+    expect(slotAt(schedule, timezone, new Date(next)).toISOString()).toBe(next);
+    expect(slotAt(schedule, timezone, new Date(Date.parse(next) - 1000)).getTime()).toBeLessThanOrEqual(from.getTime());
+  };
 
   it('computes the default schedules in a non-UTC time zone', () => {
     const from = new Date('2026-11-25T12:00:00Z'); // Wednesday, 07:00 in New York
-    expect(nextRunAfter(morning, 'America/New_York', from)?.toISOString()).toBe('2026-11-25T13:00:00.000Z');
-    expect(nextRunAfter(afternoon, 'America/New_York', from)?.toISOString()).toBe('2026-11-25T18:00:00.000Z');
-    expect(nextRunAfter(weekly, 'America/New_York', from)?.toISOString()).toBe('2026-11-29T14:00:00.000Z');
+    nextSlot(morning, 'America/New_York', from, '2026-11-25T13:00:00.000Z');
+    nextSlot(afternoon, 'America/New_York', from, '2026-11-25T18:00:00.000Z');
+    nextSlot(weekly, 'America/New_York', from, '2026-11-29T14:00:00.000Z');
     expect(weekly.days).toBe(30);
   });
 
   it('follows daylight saving time and custom schedules', () => {
     // Berlin moves to summer time on 29 March 2026: 08:00 local is 07:00 UTC before, 06:00 UTC after.
-    expect(nextRunAfter(morning, 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'))?.toISOString()).toBe('2026-03-29T06:00:00.000Z');
+    nextSlot(morning, 'Europe/Berlin', new Date('2026-03-28T12:00:00Z'), '2026-03-29T06:00:00.000Z');
     const [custom] = loadConfig({ SYNC_SCHEDULES: '30 6 * * 1-5 = 2' }).sync.schedules;
-    expect(nextRunAfter(custom!, 'Asia/Kolkata', new Date('2026-11-27T02:00:00Z'))?.toISOString()).toBe('2026-11-30T01:00:00.000Z');
+    nextSlot(custom!, 'Asia/Kolkata', new Date('2026-11-27T02:00:00Z'), '2026-11-30T01:00:00.000Z');
   });
 
   it('names the slot a late timer fired for', () => {
@@ -112,4 +120,56 @@ describe('the croner timers', () => {
     expect(job!.name).toBe('* * * * * * (1 day)');
     expect(job!.nextRun()!.getTime()).toBeGreaterThan(Date.now() - 1000);
   });
+
+  // A stuck run would make every later slot of its schedule skip ("previous run still busy") for as long
+  // as the process lives. Each fault is a real failing statement, injected once by a trigger that notes
+  // which run it hit.
+  const name = '* * * * * * (1 day)';
+  const prisma = () => env.app.app.db.prisma;
+  async function failOnce(table: string, when: string, runId: string): Promise<() => Promise<number | undefined>> {
+    // Sequences, because they survive the rollback of the failing statement.
+    await prisma().$executeRawUnsafe(`CREATE SEQUENCE fault_${table}_hits`);
+    await prisma().$executeRawUnsafe(`CREATE SEQUENCE fault_${table}_run`);
+    await prisma().$executeRawUnsafe(`
+      CREATE FUNCTION fail_${table}_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF (${when}) AND nextval('fault_${table}_hits') = 1 THEN
+          PERFORM setval('fault_${table}_run', ${runId});
+          RAISE EXCEPTION 'injected fault: writing ${table} failed';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await prisma().$executeRawUnsafe(`CREATE TRIGGER fail_once BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION fail_${table}_once()`);
+    return async () => {
+      const [row] = await prisma().$queryRawUnsafe<Array<{ last_value: bigint; is_called: boolean }>>(`SELECT last_value, is_called FROM fault_${table}_run`);
+      return row?.is_called ? Number(row.last_value) : undefined;
+    };
+  }
+  const skips = async () =>
+    (await env.app.app.metrics.registry.getSingleMetric('whoop_sync_schedule_skipped_total')!.get()).values.find((v) => v.labels.schedule === name)?.value ?? 0;
+
+  async function expectScheduleMovesOn(stuck: () => Promise<number | undefined>): Promise<void> {
+    await expect.poll(stuck, { timeout: 10_000 }).toBeTypeOf('number');
+    const runId = (await stuck())!;
+    const skipsBefore = await skips();
+    // While it is stuck, slots are skipped...
+    await expect.poll(skips, { timeout: 10_000 }).toBeGreaterThan(skipsBefore);
+    // ...until the process resumes its own stuck run; then the later slots run again.
+    await expect.poll(async () => (await prisma().syncRun.findUniqueOrThrow({ where: { id: runId } })).status, { timeout: 20_000 }).toBe('succeeded');
+    await expect
+      .poll(() => prisma().syncRun.count({ where: { trigger: 'schedule', id: { gt: runId }, status: 'succeeded' } }), { timeout: 10_000 })
+      .toBeGreaterThan(0);
+  }
+
+  it('resumes a scheduled run whose slot could not be recorded, so its later slots run', async () => {
+    // runSlot has recorded the run, then its next write fails: the run is queued but nobody queued it here.
+    const stuck = await failOnce('schedule_slots', 'NEW.run_id IS NOT NULL', 'NEW.run_id');
+    await expectScheduleMovesOn(stuck);
+  }, 45_000);
+
+  it('resumes a scheduled run left running by an execution that could not record its outcome', async () => {
+    const stuck = await failOnce('sync_runs', "OLD.status = 'running' AND NEW.status = 'succeeded' AND OLD.trigger = 'schedule'", 'OLD.id');
+    await expectScheduleMovesOn(stuck);
+    expect(await prisma().syncRun.count({ where: { status: 'running', finishedAt: null, requestedAt: { lt: new Date(Date.now() - 30_000) } } })).toBe(0);
+  }, 45_000);
 });

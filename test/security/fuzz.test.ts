@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
@@ -51,44 +52,53 @@ const MAX_HEAP_GROWTH_BYTES = 10 * 1024 * 1024;
 // Deterministic randomness
 // ---------------------------------------------------------------------------------------------------------
 
-/** mulberry32: tiny, fast and identical on every platform. */
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+const TOKEN_CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'];
+const HEX_CHARS = [...'0123456789abcdef'];
+
+/**
+ * The draws a case generator makes, from fast-check's seeded random source. The generators pick their
+ * boundary sizes and values from their own lists, so every draw is uniform (no shrinking either: a failing
+ * case is found again by its seed, printed in the summary line).
+ */
+class Draws {
+  constructor(private readonly random: fc.Random) {}
   int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
+    return this.random.nextInt(min, max);
   }
   pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
+    return items[this.random.nextInt(0, items.length - 1)]!;
   }
   chance(p: number): boolean {
-    return this.next() < p;
+    return this.random.nextInt(0, 999_999) < p * 1_000_000;
   }
   bytes(length: number): Buffer {
-    const out = Buffer.alloc(length);
-    for (let i = 0; i < length; i++) out[i] = Math.floor(this.next() * 256);
-    return out;
+    return Buffer.from(Array.from({ length }, () => this.random.nextInt(0, 255)));
   }
   token(length: number): string {
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-    let out = '';
-    for (let i = 0; i < length; i++) out += alphabet[Math.floor(this.next() * alphabet.length)];
-    return out;
+    return Array.from({ length }, () => this.pick(TOKEN_CHARS)).join('');
   }
   hex(length: number): string {
-    let out = '';
-    for (let i = 0; i < length; i++) out += '0123456789abcdef'[Math.floor(this.next() * 16)];
-    return out;
+    return Array.from({ length }, () => this.pick(HEX_CHARS)).join('');
   }
+}
+
+/** An arbitrary whose value is a `Draws` over the random source fast-check hands it. */
+class DrawsArbitrary extends fc.Arbitrary<Draws> {
+  generate(random: fc.Random): fc.Value<Draws> {
+    return new fc.Value(new Draws(random), undefined);
+  }
+  canShrinkWithoutContext(_value: unknown): _value is Draws {
+    return false;
+  }
+  shrink(): fc.Stream<fc.Value<Draws>> {
+    return fc.Stream.nil();
+  }
+}
+const draws = new DrawsArbitrary();
+
+/** `count` values of what `make` builds from its draws, the same for the same seed. */
+function drawn<T>(seed: number, count: number, make: (rng: Draws) => T): T[] {
+  return fc.sample(draws.map(make), { seed, numRuns: count });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -141,8 +151,12 @@ interface Recorded {
   headers: Record<string, string>;
 }
 
-interface Context {
-  rng: Rng;
+interface Context extends Setting {
+  rng: Draws;
+}
+
+/** What every case is generated against. */
+interface Setting {
   port: number;
   now: number;
   /** Valid requests from the legitimate phase (already accepted once). */
@@ -766,25 +780,14 @@ const generators: Array<[weight: number, make: (ctx: Context) => Case]> = [
   ],
 ];
 
-const totalWeight = generators.reduce((sum, [weight]) => sum + weight, 0);
-
-function generate(ctx: Context, count: number): Case[] {
-  const cases: Case[] = [];
-  while (cases.length < count) {
-    let roll = ctx.rng.next() * totalWeight;
-    let make = generators[0]![1];
-    for (const [weight, generator] of generators) {
-      roll -= weight;
-      if (roll < 0) {
-        make = generator;
-        break;
-      }
-    }
-    const made = make(ctx);
-    cases.push(made);
-    if (made.twice) cases.push({ ...made });
-  }
-  return cases;
+/** `count` cases from the families above, in proportion to their weights (a `twice` case counts as two). */
+function generate(setting: Setting, seed: number, count: number): Case[] {
+  const families = generators.map(([weight, make]) => ({
+    weight,
+    arbitrary: draws.map((rng) => make({ ...setting, rng })),
+  }));
+  const made = fc.sample(fc.oneof(...families), { seed, numRuns: count });
+  return made.flatMap((c) => (c.twice ? [c, { ...c }] : [c])).slice(0, count);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1221,7 +1224,10 @@ describe('fuzzing the public routes of the service process', () => {
   });
 
   it('answers thousands of malformed, forged and replayed requests with 4xx, starts nothing, and stays flat in memory', async () => {
-    const rng = new Rng(SEED);
+    // One seed per batch of cases, all derived from SEED.
+    let batch = 0;
+    const nextSeed = () => SEED + ++batch;
+    const [legitTokens] = drawn(nextSeed(), 1, (rng) => [rng.token(8), rng.token(8), rng.token(8)]);
 
     // --- The legitimate phase: what a real person and Slack do. These are the only requests allowed to
     // reach WHOOP or to record a run.
@@ -1246,7 +1252,7 @@ describe('fuzzing the public routes of the service process', () => {
       legit.push({ name, body, headers, response, text });
       return { response, text };
     };
-    const first = slashCommandBody('3', { trigger_id: `legit-1.${rng.token(8)}` });
+    const first = slashCommandBody('3', { trigger_id: `legit-1.${legitTokens![0]}` });
     const a1 = await sendLegit('valid /sync', first, signedHeaders(first));
     expect(a1.response.status).toBe(200);
     expect(JSON.parse(a1.text)).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 3 days...' });
@@ -1255,9 +1261,9 @@ describe('fuzzing the public routes of the service process', () => {
     expect(replayed.text).toContain('replayed');
     // Correctly signed but with a duplicate command parameter: authentic, so whether it runs is the
     // service's choice; the count below follows what it answered.
-    const doubled = `${slashCommandBody('2', { trigger_id: `legit-2.${rng.token(8)}` })}&command=%2Fx`;
+    const doubled = `${slashCommandBody('2', { trigger_id: `legit-2.${legitTokens![1]}` })}&command=%2Fx`;
     await sendLegit('signed duplicate command', doubled, signedHeaders(doubled));
-    const help = slashCommandBody('', { command: '/whoop', trigger_id: `legit-3.${rng.token(8)}` });
+    const help = slashCommandBody('', { command: '/whoop', trigger_id: `legit-3.${legitTokens![2]}` });
     const helped = await sendLegit('signed help', help, signedHeaders(help));
     expect(helped.response.status).toBe(200);
     expect(helped.text).toContain('/sync [days]');
@@ -1273,8 +1279,7 @@ describe('fuzzing the public routes of the service process', () => {
     expect(slack.messages.every((m) => m.text.startsWith('✅'))).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    const ctx: Context = {
-      rng,
+    const setting: Setting = {
       port,
       now: Math.floor(Date.now() / 1000),
       replays: accepted.map(({ body, headers }) => ({ body, headers })),
@@ -1294,7 +1299,8 @@ describe('fuzzing the public routes of the service process', () => {
     };
 
     const started = performance.now();
-    await run([...generate(ctx, WARMUP_CASES), ...rawCases(ctx)]);
+    const raw = () => drawn(nextSeed(), 1, (rng) => rawCases({ ...setting, rng }))[0]!;
+    await run([...generate(setting, nextSeed(), WARMUP_CASES), ...raw()]);
     const sample = async () => {
       if (server.child.exitCode !== null || server.child.signalCode !== null) {
         throw new Error(`the service exited during the fuzz run (${server.child.exitCode ?? server.child.signalCode}):\n${server.output().slice(-3000)}`);
@@ -1304,8 +1310,8 @@ describe('fuzzing the public routes of the service process', () => {
     const baseline = await sample();
     const samples = [baseline];
     for (let round = 0; round < BULK_ROUNDS; round++) {
-      ctx.now = Math.floor(Date.now() / 1000);
-      await run([...generate(ctx, CASES_PER_ROUND), ...rawCases(ctx)]);
+      setting.now = Math.floor(Date.now() / 1000);
+      await run([...generate(setting, nextSeed(), CASES_PER_ROUND), ...raw()]);
       samples.push(await sample());
     }
     const elapsedMs = performance.now() - started;

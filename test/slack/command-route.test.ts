@@ -5,6 +5,7 @@ import { startApp, testConfig } from '../support/app.js';
 import { createTestDatabase } from '../support/database.js';
 import { expectedIds } from '../support/expected.js';
 import { clearRecords } from '../support/records.js';
+import { signSlackRequest } from '../../src/slack/signature.js';
 import { SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
 
 describe('the /sync slash command', () => {
@@ -144,6 +145,17 @@ describe('the /sync slash command', () => {
     expect(await runCount()).toBe(0);
   });
 
+  it('checks the signature over the bytes as sent, also where they are not UTF-8', async () => {
+    // Latin-1 "é" (0xE9) is not UTF-8: decoding the body before the check would change the signed bytes.
+    const body = Buffer.concat([Buffer.from(slashCommandBody('', { command: '/whoop' })), Buffer.from('&note='), Buffer.from([0xe9])]);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = { ...signedHeaders('', timestamp), 'x-slack-signature': signSlackRequest(SIGNING_SECRET, timestamp, body) };
+    const response = await fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers, body });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { text: string }).text).toContain('/sync [days]');
+    expect(await runCount()).toBe(0);
+  });
+
   it('answers ssl_check with an empty 200 and nothing else', async () => {
     const response = await post('ssl_check=1&token=abc', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(response.status).toBe(200);
@@ -252,7 +264,24 @@ describe('/sync with allowlists and without a signing secret', () => {
       const body = slashCommandBody('3');
       const response = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
       expect(response.status).toBe(503);
+      // It names what is missing.
+      expect(await response.json()).toEqual({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
       expect(await other.app.db.prisma.syncRun.count()).toBe(0);
+    } finally {
+      await other.close();
+      await db.drop();
+    }
+  });
+
+  it('tells the channel where to connect WHOOP when no account is connected, escaping the address', async () => {
+    const db = await createTestDatabase();
+    const other = await startApp(testConfig(db, { ...env.env, PUBLIC_URL: 'https://x.example/a&b' }));
+    try {
+      const body = slashCommandBody('3');
+      const ack = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
+      expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 3 days...' });
+      const [message] = await env.slack.waitForMessages(1);
+      expect(message!.text).toBe('❌ No WHOOP account is connected yet: connect one at https://x.example/a&amp;b/oauth/whoop');
     } finally {
       await other.close();
       await db.drop();

@@ -5,9 +5,7 @@ import {
   escapeSlackText,
   failureText,
   helpText,
-  noAccountsText,
   notAllowedText,
-  notConfiguredText,
   successText,
   unknownCommandText,
   type SuccessSummary,
@@ -142,15 +140,10 @@ describe('ephemeral texts', () => {
     expect(unknownCommandText('/foo')).toContain('/sync [days]');
   });
 
-  it('explains refusals and missing configuration', () => {
+  it('explains refusals', () => {
     expect(notAllowedText()).toMatch(/allowlist/);
     expect(notAllowedText('channel')).toMatch(/this channel/);
     expect(notAllowedText('user')).toMatch(/You aren't allowed/);
-    expect(notConfiguredText('the Slack bot token')).toContain('the Slack bot token is not configured');
-    expect(notConfiguredText()).toMatch(/isn't fully set up/);
-    expect(noAccountsText()).toMatch(/No WHOOP account/);
-    expect(noAccountsText('https://x.example/oauth/whoop?a=1&b=2')).toContain('<https://x.example/oauth/whoop?a=1&amp;b=2|connect WHOOP>');
-    expect(noAccountsText('javascript:alert(1)')).not.toContain('javascript');
   });
 
   it('escapes exactly &, < and >', () => {

@@ -31,10 +31,12 @@ export interface EnvironmentOptions {
   /** Days of generated WHOOP data for the member (default 60). */
   days?: number;
   env?: Record<string, string>;
+  /** The database to use (it is dropped on close); default: a fresh database on the test run's server. */
+  database?: TestDatabase;
 }
 
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
-  const db = await createTestDatabase();
+  const db = options.database ?? (await createTestDatabase());
   const whoop = await startFakeWhoop(options.whoop);
   const slack = await startFakeSlack();
   const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });

@@ -4,8 +4,11 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEmbeddedServer } from '../../src/db/embedded-server.js';
+import { compileService } from './compiled.js';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  // Child-process tests start the compiled service, as `npm start` does: dist/ must match src/.
+  compileService();
   if (process.env.TEST_DATABASE_URL) return undefined;
   const dataDir = await mkdtemp(join(tmpdir(), 'whoop-sync-test-server-'));
   await chmod(dataDir, 0o755); // run as root, the server's own user must reach it (mkdtemp makes it 0700)

@@ -1,11 +1,7 @@
-// Starts the real service entry point (src/server.ts) as a child process, the way `npm start` does.
+// Starts the real service entry point as a child process, the way `npm start` does: the compiled output
+// (test/support/compiled.ts), which the vitest globalSetup brings up to date with src/ first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const require = createRequire(import.meta.url);
-const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
+import { SERVER_ENTRY, SYNC_CLI_ENTRY } from './compiled.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -17,15 +13,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/sync.ts', import.meta.url));
-
 /** Runs `npm run sync -- <args>` (its script, without npm) and collects its output. */
 export async function runSyncCli(
   args: string[],
   env: Record<string, string>,
   cwd?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+  const child = spawn(process.execPath, [SYNC_CLI_ENTRY, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,7 +35,7 @@ export async function runSyncCli(
 /** `env` is added to the defaults (HOST=127.0.0.1, PORT=0); a variable given as undefined is left unset. */
 export function startServerProcess(env: Record<string, string | undefined>, cwd?: string): ServerProcess {
   // Only what a person's shell would have: no inherited test configuration.
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_ENTRY], {
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,7 +50,7 @@ export function startServerProcess(env: Record<string, string | undefined>, cwd?
     child,
     output: () => output,
     exited,
-    async listening(timeoutMs = 15_000) {
+    async listening(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);

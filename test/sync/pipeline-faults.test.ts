@@ -35,6 +35,30 @@ describe('the run pipeline under faults', () => {
     expect((await env.app.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
   });
 
+  it('stops a listing that outlasts SYNC_DEADLINE_SECONDS, with a clear error, and frees the lock', async () => {
+    const other = await env.startAnotherApp({ SYNC_DEADLINE_SECONDS: '1' });
+    // Pages that never end, each taking half a second: the deadline passes before the page limit (4 for 3 days).
+    env.whoop.paginateForever('cycle');
+    env.whoop.setLatency(500);
+    env.whoop.resetStats();
+    try {
+      const outcome = await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' });
+      expect(outcome.status).toBe('failed');
+      expect(outcome.error).toBe("listing cycles took longer than the sync's deadline: the listing was stopped");
+      expect(outcome.counts.sleeps.upserted).toBeGreaterThan(0); // the other collections completed
+      const run = await prisma().syncRun.findUniqueOrThrow({ where: { id: outcome.run.id } });
+      expect(run).toMatchObject({ status: 'failed', error: outcome.error });
+      expect(env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle').length).toBeLessThanOrEqual(4);
+    } finally {
+      env.whoop.paginateForever('cycle', false);
+      env.whoop.setLatency(0);
+    }
+    // The lock is free: the next sync, in either process, runs at once.
+    expect((await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
+    expect((await env.app.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
+    await other.close();
+  });
+
   it('retries a result no path accepts, shows it in /status, counts it, and gives up after the retry window', async () => {
     env.slack.reset();
     env.slack.failAlways({ error: 'not_in_channel' });
