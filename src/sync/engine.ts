@@ -6,12 +6,11 @@ import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { PAGE_LIMIT, type ListLimits, type TimeWindow, type WhoopApi } from '../whoop/api.js';
 import { ReauthorizationRequiredError } from '../whoop/errors.js';
-import type { Sleep } from '../whoop/schemas.js';
 import { InFlight } from '../util/in-flight.js';
 import type { TokenStore } from '../whoop/token-store.js';
 import { RESOURCES, type Resource } from './collections.js';
 import { backoffMs, isTransientDatabaseError, pause } from './database-retry.js';
-import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec } from './resources.js';
+import { cycles, deleteMissingSql, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec, type Sleep } from './resources.js';
 import { emptyCounts, type SyncCounts, type SyncRequest, type SyncRun, type SyncRuns } from './runs.js';
 
 const SPECS: Record<Resource, ResourceSpec<any>> = { cycles, recoveries, sleeps, workouts };

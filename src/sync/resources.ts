@@ -1,175 +1,256 @@
-// How each WHOOP collection maps onto its table: typed columns extracted from the record, the key, and
-// the time column that defines a sync window. Writes are set-based: one INSERT … SELECT FROM
-// jsonb_to_recordset(…) ON CONFLICT DO UPDATE per batch instead of one round trip per record.
+// The four WHOOP collections and their tables, one table of columns per collection. Each column is either a
+// field of the WHOOP record (its type, whether WHOOP always sends it, the object it is nested in) or derived
+// from the record. From that table follow the validation of WHOOP's answers (src/whoop/schemas.ts), the
+// row each record becomes and the upsert that writes it: a new WHOOP field is one line here plus the
+// migration adding its column. Writes are set-based: one INSERT … SELECT FROM jsonb_to_recordset(…)
+// ON CONFLICT DO UPDATE per batch instead of one round trip per record.
+import type { z } from 'zod';
 import type { Collection } from '../whoop/api.js';
-import {
-  cycleSchema,
-  recoverySchema,
-  sleepSchema,
-  workoutSchema,
-  type Cycle,
-  type Recovery,
-  type Sleep,
-  type Workout,
-} from '../whoop/schemas.js';
+import { checks, recordSchema } from '../whoop/schemas.js';
 import type { Resource } from './collections.js';
 
 type PgType = 'bigint' | 'uuid' | 'text' | 'timestamptz' | 'float8' | 'int4' | 'bool' | 'jsonb';
+type FieldType = Exclude<PgType, 'jsonb'>;
 
-interface Column<R> {
+/** What a checked WHOOP value of each column type is in the record. */
+interface Values {
+  bigint: number;
+  int4: number;
+  float8: number;
+  text: string;
+  uuid: string;
+  timestamptz: string;
+  bool: boolean;
+}
+
+const CHECKS: Record<FieldType, z.ZodType> = {
+  bigint: checks.int,
+  int4: checks.int,
+  float8: checks.number,
+  text: checks.string,
+  uuid: checks.guid,
+  timestamptz: checks.dateTime,
+  bool: checks.boolean,
+};
+
+/** A column holding the record's field of the same name. */
+interface FieldColumn<
+  T extends FieldType = FieldType,
+  Required extends boolean = boolean,
+  Under extends string | undefined = string | undefined,
+> {
+  type: T;
+  /** WHOOP always sends it (NOT NULL); optional fields arrive absent or null and are stored as NULL. */
+  required: Required;
+  /** The object the field is nested in, e.g. `score.stage_summary`; undefined at the top level. */
+  under: Under;
+  check: z.ZodType;
+}
+
+/** A column computed from the record (and, for recoveries, the starts of their sleeps). */
+interface DerivedColumn {
   type: PgType;
-  /** The column's value, taken from the WHOOP record (and, for recoveries, the starts of their sleeps). */
-  value: (record: R, sleepStarts: ReadonlyMap<string, string>) => unknown;
+  required: boolean;
+  value: (record: any, sleepStarts: ReadonlyMap<string, string>) => unknown;
   /** SQL producing the stored value from the recordset row `x`; defaults to the column itself. */
   select?: string;
 }
 
+type Column = FieldColumn | DerivedColumn;
+
+function required<T extends FieldType>(type: T, check: z.ZodType = CHECKS[type]): FieldColumn<T, true, undefined> {
+  return { type, required: true, under: undefined, check };
+}
+
+function optional<T extends FieldType>(type: T): FieldColumn<T, false, undefined>;
+function optional<T extends FieldType, U extends string>(type: T, under: U): FieldColumn<T, false, U>;
+function optional(type: FieldType, under?: string): FieldColumn {
+  return { type, required: false, under, check: CHECKS[type] };
+}
+
+/** The record as the sync code sees it: its top-level fields typed, the rest (scores) as stored. */
+type TopLevel = FieldColumn<FieldType, boolean, undefined>;
+type Value<C> =
+  C extends FieldColumn<infer T, infer R, undefined> ? (R extends true ? Values[T] : Values[T] | null | undefined)
+  : never;
+type WhoopRecord<C> = { readonly [K in keyof C as C[K] extends TopLevel ? K : never]: Value<C[K]> } & {
+  readonly [field: string]: unknown;
+};
+
 export interface ResourceSpec<R> {
   name: Resource;
-  collection: Collection<any>;
+  collection: Collection<z.ZodType<R>>;
   table: string;
   key: string;
   keyType: 'bigint' | 'uuid';
   /** The column WHOOP filters a window by. */
   timeColumn: string;
-  columns: Record<string, Column<R>>;
+  columns: Readonly<Record<string, Column>>;
+  /** Each column's value in a record, in the order of `columns`. */
+  values: ReadonlyArray<readonly [string, DerivedColumn['value']]>;
 }
 
-type Scored = Cycle | Recovery | Sleep | Workout;
-
-/** Columns every WHOOP record has. */
-function commonColumns<R extends Scored>(): Record<string, Column<R>> {
-  return {
-    user_id: { type: 'bigint', value: (r) => r.user_id },
-    score_state: { type: 'text', value: (r) => r.score_state },
-    raw: { type: 'jsonb', value: (r) => r },
-    created_at: { type: 'timestamptz', value: (r) => r.created_at },
-    updated_at: { type: 'timestamptz', value: (r) => r.updated_at },
+/** The value of the field at `path`: stored as NULL when it, or an object it is nested in, is absent or null. */
+function fieldValue(path: readonly string[]): DerivedColumn['value'] {
+  return (record) => {
+    let value = record;
+    for (const name of path) {
+      value = value?.[name];
+      if (value == null) return null;
+    }
+    return value;
   };
 }
 
-/** Optional values arrive absent or as explicit null: both are stored as NULL. */
-const optional = (value: unknown) => value ?? null;
+function resource<C extends Record<string, Column>>(spec: {
+  name: Resource;
+  collection: Omit<Collection<z.ZodType>, 'schema'>;
+  table: string;
+  key: keyof C & string;
+  timeColumn: keyof C & string;
+  columns: C;
+}): ResourceSpec<WhoopRecord<C>> {
+  const fields = Object.entries(spec.columns).flatMap(([name, column]) =>
+    'check' in column ? [{ name, path: [...(column.under?.split('.') ?? []), name], ...column }] : [],
+  );
+  const keyType = spec.columns[spec.key]!.type;
+  if (keyType !== 'bigint' && keyType !== 'uuid') throw new Error(`${spec.table}: the key must be a bigint or a uuid`);
+  return {
+    ...spec,
+    collection: { ...spec.collection, schema: recordSchema(fields) as z.ZodType<WhoopRecord<C>> },
+    keyType,
+    values: Object.entries(spec.columns).map(([name, column]) => [
+      name,
+      'check' in column ? fieldValue([...(column.under?.split('.') ?? []), name]) : column.value,
+    ]),
+  };
+}
 
-export const cycles: ResourceSpec<Cycle> = {
+/** Columns every WHOOP record has. */
+const common = {
+  user_id: required('bigint'),
+  score_state: required('text', checks.scoreState),
+  raw: { type: 'jsonb', required: true, value: (record) => record } satisfies DerivedColumn,
+  created_at: required('timestamptz'),
+  updated_at: required('timestamptz'),
+};
+
+export const cycles = resource({
   name: 'cycles',
-  collection: { path: '/v2/cycle', endpoint: 'cycle', noun: 'cycle', schema: cycleSchema },
+  collection: { path: '/v2/cycle', endpoint: 'cycle', noun: 'cycle' },
   table: 'whoop_cycles',
   key: 'id',
-  keyType: 'bigint',
   timeColumn: 'start',
   columns: {
-    id: { type: 'bigint', value: (r) => r.id },
-    ...commonColumns<Cycle>(),
-    start: { type: 'timestamptz', value: (r) => r.start },
-    end: { type: 'timestamptz', value: (r) => optional(r.end) },
-    timezone_offset: { type: 'text', value: (r) => optional(r.timezone_offset) },
-    strain: { type: 'float8', value: (r) => optional(r.score?.strain) },
-    kilojoule: { type: 'float8', value: (r) => optional(r.score?.kilojoule) },
-    average_heart_rate: { type: 'int4', value: (r) => optional(r.score?.average_heart_rate) },
-    max_heart_rate: { type: 'int4', value: (r) => optional(r.score?.max_heart_rate) },
+    id: required('bigint'),
+    ...common,
+    start: required('timestamptz'),
+    end: optional('timestamptz'),
+    timezone_offset: optional('text'),
+    strain: optional('float8', 'score'),
+    kilojoule: optional('float8', 'score'),
+    average_heart_rate: optional('int4', 'score'),
+    max_heart_rate: optional('int4', 'score'),
   },
-};
+});
 
-const stage = (r: Sleep) => r.score?.stage_summary;
-const need = (r: Sleep) => r.score?.sleep_needed;
-
-export const sleeps: ResourceSpec<Sleep> = {
+export const sleeps = resource({
   name: 'sleeps',
-  collection: { path: '/v2/activity/sleep', endpoint: 'sleep', noun: 'sleep', schema: sleepSchema },
+  collection: { path: '/v2/activity/sleep', endpoint: 'sleep', noun: 'sleep' },
   table: 'whoop_sleeps',
   key: 'id',
-  keyType: 'uuid',
   timeColumn: 'start',
   columns: {
-    id: { type: 'uuid', value: (r) => r.id },
-    ...commonColumns<Sleep>(),
-    cycle_id: { type: 'bigint', value: (r) => optional(r.cycle_id) },
-    v1_id: { type: 'bigint', value: (r) => optional(r.v1_id) },
-    start: { type: 'timestamptz', value: (r) => r.start },
-    end: { type: 'timestamptz', value: (r) => r.end },
-    timezone_offset: { type: 'text', value: (r) => optional(r.timezone_offset) },
-    nap: { type: 'bool', value: (r) => r.nap },
-    total_in_bed_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_in_bed_time_milli) },
-    total_awake_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_awake_time_milli) },
-    total_no_data_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_no_data_time_milli) },
-    total_light_sleep_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_light_sleep_time_milli) },
-    total_slow_wave_sleep_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_slow_wave_sleep_time_milli) },
-    total_rem_sleep_time_milli: { type: 'int4', value: (r) => optional(stage(r)?.total_rem_sleep_time_milli) },
-    sleep_cycle_count: { type: 'int4', value: (r) => optional(stage(r)?.sleep_cycle_count) },
-    disturbance_count: { type: 'int4', value: (r) => optional(stage(r)?.disturbance_count) },
-    baseline_milli: { type: 'bigint', value: (r) => optional(need(r)?.baseline_milli) },
-    need_from_sleep_debt_milli: { type: 'bigint', value: (r) => optional(need(r)?.need_from_sleep_debt_milli) },
-    need_from_recent_strain_milli: { type: 'bigint', value: (r) => optional(need(r)?.need_from_recent_strain_milli) },
-    need_from_recent_nap_milli: { type: 'bigint', value: (r) => optional(need(r)?.need_from_recent_nap_milli) },
-    respiratory_rate: { type: 'float8', value: (r) => optional(r.score?.respiratory_rate) },
-    sleep_performance_percentage: { type: 'float8', value: (r) => optional(r.score?.sleep_performance_percentage) },
-    sleep_consistency_percentage: { type: 'float8', value: (r) => optional(r.score?.sleep_consistency_percentage) },
-    sleep_efficiency_percentage: { type: 'float8', value: (r) => optional(r.score?.sleep_efficiency_percentage) },
+    id: required('uuid'),
+    ...common,
+    cycle_id: optional('bigint'),
+    v1_id: optional('bigint'),
+    start: required('timestamptz'),
+    end: required('timestamptz'),
+    timezone_offset: optional('text'),
+    nap: required('bool'),
+    total_in_bed_time_milli: optional('int4', 'score.stage_summary'),
+    total_awake_time_milli: optional('int4', 'score.stage_summary'),
+    total_no_data_time_milli: optional('int4', 'score.stage_summary'),
+    total_light_sleep_time_milli: optional('int4', 'score.stage_summary'),
+    total_slow_wave_sleep_time_milli: optional('int4', 'score.stage_summary'),
+    total_rem_sleep_time_milli: optional('int4', 'score.stage_summary'),
+    sleep_cycle_count: optional('int4', 'score.stage_summary'),
+    disturbance_count: optional('int4', 'score.stage_summary'),
+    baseline_milli: optional('bigint', 'score.sleep_needed'),
+    need_from_sleep_debt_milli: optional('bigint', 'score.sleep_needed'),
+    need_from_recent_strain_milli: optional('bigint', 'score.sleep_needed'),
+    need_from_recent_nap_milli: optional('bigint', 'score.sleep_needed'),
+    respiratory_rate: optional('float8', 'score'),
+    sleep_performance_percentage: optional('float8', 'score'),
+    sleep_consistency_percentage: optional('float8', 'score'),
+    sleep_efficiency_percentage: optional('float8', 'score'),
   },
-};
+});
 
-export const recoveries: ResourceSpec<Recovery> = {
+export const recoveries = resource({
   name: 'recoveries',
-  collection: { path: '/v2/recovery', endpoint: 'recovery', noun: 'recovery', schema: recoverySchema },
+  collection: { path: '/v2/recovery', endpoint: 'recovery', noun: 'recovery' },
   table: 'whoop_recoveries',
   key: 'cycle_id',
-  keyType: 'bigint',
   // WHOOP filters and orders recoveries by the start of their sleep, which the record does not carry:
   // it comes from the sleeps read in the same sync, or from the stored sleep.
   timeColumn: 'sleep_start',
   columns: {
-    cycle_id: { type: 'bigint', value: (r) => r.cycle_id },
-    ...commonColumns<Recovery>(),
-    sleep_id: { type: 'uuid', value: (r) => optional(r.sleep_id) },
+    cycle_id: required('bigint'),
+    ...common,
+    sleep_id: optional('uuid'),
     sleep_start: {
       type: 'timestamptz',
+      required: false,
       value: (r, sleepStarts) => (r.sleep_id && sleepStarts.get(r.sleep_id.toLowerCase())) ?? null,
       select: `COALESCE(x."sleep_start", (SELECT s."start" FROM "whoop_sleeps" s WHERE s."id" = x."sleep_id"))`,
-    },
-    user_calibrating: { type: 'bool', value: (r) => optional(r.score?.user_calibrating) },
-    recovery_score: { type: 'float8', value: (r) => optional(r.score?.recovery_score) },
-    resting_heart_rate: { type: 'float8', value: (r) => optional(r.score?.resting_heart_rate) },
-    hrv_rmssd_milli: { type: 'float8', value: (r) => optional(r.score?.hrv_rmssd_milli) },
-    spo2_percentage: { type: 'float8', value: (r) => optional(r.score?.spo2_percentage) },
-    skin_temp_celsius: { type: 'float8', value: (r) => optional(r.score?.skin_temp_celsius) },
+    } satisfies DerivedColumn,
+    user_calibrating: optional('bool', 'score'),
+    recovery_score: optional('float8', 'score'),
+    resting_heart_rate: optional('float8', 'score'),
+    hrv_rmssd_milli: optional('float8', 'score'),
+    spo2_percentage: optional('float8', 'score'),
+    skin_temp_celsius: optional('float8', 'score'),
   },
-};
+});
 
-const zone = (r: Workout) => r.score?.zone_durations;
-
-export const workouts: ResourceSpec<Workout> = {
+export const workouts = resource({
   name: 'workouts',
-  collection: { path: '/v2/activity/workout', endpoint: 'workout', noun: 'workout', schema: workoutSchema },
+  collection: { path: '/v2/activity/workout', endpoint: 'workout', noun: 'workout' },
   table: 'whoop_workouts',
   key: 'id',
-  keyType: 'uuid',
   timeColumn: 'start',
   columns: {
-    id: { type: 'uuid', value: (r) => r.id },
-    ...commonColumns<Workout>(),
-    v1_id: { type: 'bigint', value: (r) => optional(r.v1_id) },
-    start: { type: 'timestamptz', value: (r) => r.start },
-    end: { type: 'timestamptz', value: (r) => r.end },
-    timezone_offset: { type: 'text', value: (r) => optional(r.timezone_offset) },
-    sport_name: { type: 'text', value: (r) => optional(r.sport_name) },
-    sport_id: { type: 'int4', value: (r) => optional(r.sport_id) },
-    strain: { type: 'float8', value: (r) => optional(r.score?.strain) },
-    average_heart_rate: { type: 'int4', value: (r) => optional(r.score?.average_heart_rate) },
-    max_heart_rate: { type: 'int4', value: (r) => optional(r.score?.max_heart_rate) },
-    kilojoule: { type: 'float8', value: (r) => optional(r.score?.kilojoule) },
-    percent_recorded: { type: 'float8', value: (r) => optional(r.score?.percent_recorded) },
-    distance_meter: { type: 'float8', value: (r) => optional(r.score?.distance_meter) },
-    altitude_gain_meter: { type: 'float8', value: (r) => optional(r.score?.altitude_gain_meter) },
-    altitude_change_meter: { type: 'float8', value: (r) => optional(r.score?.altitude_change_meter) },
-    zone_zero_milli: { type: 'bigint', value: (r) => optional(zone(r)?.zone_zero_milli) },
-    zone_one_milli: { type: 'bigint', value: (r) => optional(zone(r)?.zone_one_milli) },
-    zone_two_milli: { type: 'bigint', value: (r) => optional(zone(r)?.zone_two_milli) },
-    zone_three_milli: { type: 'bigint', value: (r) => optional(zone(r)?.zone_three_milli) },
-    zone_four_milli: { type: 'bigint', value: (r) => optional(zone(r)?.zone_four_milli) },
-    zone_five_milli: { type: 'bigint', value: (r) => optional(zone(r)?.zone_five_milli) },
+    id: required('uuid'),
+    ...common,
+    v1_id: optional('bigint'),
+    start: required('timestamptz'),
+    end: required('timestamptz'),
+    timezone_offset: optional('text'),
+    sport_name: optional('text'),
+    sport_id: optional('int4'),
+    strain: optional('float8', 'score'),
+    average_heart_rate: optional('int4', 'score'),
+    max_heart_rate: optional('int4', 'score'),
+    kilojoule: optional('float8', 'score'),
+    percent_recorded: optional('float8', 'score'),
+    distance_meter: optional('float8', 'score'),
+    altitude_gain_meter: optional('float8', 'score'),
+    altitude_change_meter: optional('float8', 'score'),
+    zone_zero_milli: optional('bigint', 'score.zone_durations'),
+    zone_one_milli: optional('bigint', 'score.zone_durations'),
+    zone_two_milli: optional('bigint', 'score.zone_durations'),
+    zone_three_milli: optional('bigint', 'score.zone_durations'),
+    zone_four_milli: optional('bigint', 'score.zone_durations'),
+    zone_five_milli: optional('bigint', 'score.zone_durations'),
   },
-};
+});
+
+export type Cycle = z.infer<typeof cycles.collection.schema>;
+export type Recovery = z.infer<typeof recoveries.collection.schema>;
+export type Sleep = z.infer<typeof sleeps.collection.schema>;
+export type Workout = z.infer<typeof workouts.collection.schema>;
 
 /** The typed columns of one record, as the JSON object jsonb_to_recordset reads. */
 export function toRow<R>(
@@ -178,7 +259,7 @@ export function toRow<R>(
   sleepStarts: ReadonlyMap<string, string>,
 ): Record<string, unknown> {
   const row: Record<string, unknown> = {};
-  for (const [name, column] of Object.entries(spec.columns)) row[name] = column.value(record, sleepStarts);
+  for (const [name, value] of spec.values) row[name] = value(record, sleepStarts);
   return row;
 }
 
@@ -188,14 +269,17 @@ const quote = (identifier: string) => `"${identifier}"`;
 export function upsertSql(spec: ResourceSpec<unknown>): string {
   const names = Object.keys(spec.columns);
   const definitions = names.map((name) => `${quote(name)} ${spec.columns[name]!.type}`).join(', ');
-  const selects = names.map((name) => spec.columns[name]!.select ?? `x.${quote(name)}`).join(', ');
+  const selects = names.map((name) => {
+    const column = spec.columns[name]!;
+    return ('select' in column && column.select) || `x.${quote(name)}`;
+  });
   const updates = names
     .filter((name) => name !== spec.key)
     .map((name) => `${quote(name)} = EXCLUDED.${quote(name)}`)
     .join(', ');
   return (
     `INSERT INTO ${quote(spec.table)} (${names.map(quote).join(', ')}, "synced_at") ` +
-    `SELECT ${selects}, now() FROM jsonb_to_recordset($1::jsonb) AS x(${definitions}) ` +
+    `SELECT ${selects.join(', ')}, now() FROM jsonb_to_recordset($1::jsonb) AS x(${definitions}) ` +
     `ON CONFLICT (${quote(spec.key)}) DO UPDATE SET ${updates}, "synced_at" = EXCLUDED."synced_at"`
   );
 }

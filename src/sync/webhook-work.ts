@@ -10,12 +10,23 @@ import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WhoopApi } from '../whoop/api.js';
 import { WhoopApiError } from '../whoop/errors.js';
-import type { Cycle, Recovery, Sleep, Workout } from '../whoop/schemas.js';
 import { InFlight } from '../util/in-flight.js';
 import { MAX_ATTEMPTS, type PendingEvent, type WebhookEvents } from '../webhooks/events.js';
 import { RESOURCES, type Resource } from './collections.js';
 import { SYNC_LOCK_KEY } from './engine.js';
-import { cycles, recoveries, sleeps, toRow, upsertSql, workouts, type ResourceSpec } from './resources.js';
+import {
+  cycles,
+  recoveries,
+  sleeps,
+  toRow,
+  upsertSql,
+  workouts,
+  type Cycle,
+  type Recovery,
+  type ResourceSpec,
+  type Sleep,
+  type Workout,
+} from './resources.js';
 
 /** How long a notification waits for more deliveries before the pass starts. */
 const GATHER_MS = 100;
@@ -267,7 +278,8 @@ class MemberPass {
   /** Fetches and stores a cycle's recovery; nothing when WHOOP has none (yet). */
   private recovery(cycleId: bigint, sleep: Sleep | undefined): Promise<void> {
     return this.once(`recovery:${cycleId}`, async () => {
-      const recovery = await this.fetch<Recovery>(this.options.api.recoveryOfCycle(this.userId, cycleId));
+      const { api } = this.options;
+      const recovery = await this.fetch<Recovery>(api.recoveryOfCycle(this.userId, recoveries.collection, cycleId));
       if (recovery) await this.upsert('recoveries', [recovery], sleep ? new Map([[sleep.id.toLowerCase(), sleep.start]]) : undefined);
     });
   }

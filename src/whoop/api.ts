@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import { WhoopApiError, WhoopResponseError } from './errors.js';
 import type { WhoopHttp } from './http.js';
-import { bodySchema, pageSchema, parseResponse, profileSchema, recoverySchema, type Body, type Profile, type Recovery } from './schemas.js';
+import { bodySchema, pageSchema, parseResponse, profileSchema, type Body, type Profile } from './schemas.js';
 import type { TokenGuard } from './token-guard.js';
 
 /** WHOOP's maximum page size. */
@@ -107,8 +107,13 @@ export class WhoopApi {
    * The recovery of a cycle, WHOOP's only lookup of a single recovery; a WhoopApiError with status 404 when
    * there is none yet.
    */
-  async recoveryOfCycle(userId: bigint, cycleId: bigint): Promise<Recovery> {
-    return parseResponse(recoverySchema, await this.get(userId, `/v2/cycle/${cycleId}/recovery`, 'recovery'), 'recovery');
+  async recoveryOfCycle<T extends z.ZodType>(
+    userId: bigint,
+    recoveries: Collection<T>,
+    cycleId: bigint,
+  ): Promise<z.infer<T>> {
+    const record = await this.get(userId, `/v2/cycle/${cycleId}/recovery`, recoveries.endpoint);
+    return parseResponse(recoveries.schema, record, recoveries.noun);
   }
 
   async profile(userId: bigint): Promise<Profile> {

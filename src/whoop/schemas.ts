@@ -1,6 +1,7 @@
 // The shapes of WHOOP v2 responses, checked before anything is stored: an unexpected shape fails the sync
 // with a message naming the field instead of writing garbage. Unknown fields are allowed (WHOOP adds
-// fields) and kept, because the raw record is stored as well.
+// fields) and kept, because the raw record is stored as well. The four collections' records are checked
+// against the fields their tables store (src/sync/resources.ts), so a stored field is always validated.
 import { z } from 'zod';
 import { WhoopResponseError } from './errors.js';
 
@@ -8,118 +9,52 @@ const dateTime = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 
 // Optional metrics arrive either absent or as explicit null.
 const maybe = <T extends z.ZodType>(schema: T) => schema.nullish();
 const int = z.number().int();
-const scoreState = z.enum(['SCORED', 'PENDING_SCORE', 'UNSCORABLE']);
 
-const common = {
-  user_id: int,
-  created_at: dateTime,
-  updated_at: dateTime,
-  score_state: scoreState,
+/** The checks a WHOOP record's values are held to, by kind. */
+export const checks = {
+  int,
+  number: z.number(),
+  string: z.string(),
+  guid: z.guid(),
+  boolean: z.boolean(),
+  dateTime,
+  scoreState: z.enum(['SCORED', 'PENDING_SCORE', 'UNSCORABLE']),
 };
 
-export const cycleSchema = z.looseObject({
-  ...common,
-  id: int,
-  start: dateTime,
-  end: maybe(dateTime),
-  timezone_offset: maybe(z.string()),
-  score: maybe(
-    z.looseObject({
-      strain: maybe(z.number()),
-      kilojoule: maybe(z.number()),
-      average_heart_rate: maybe(int),
-      max_heart_rate: maybe(int),
-    }),
-  ),
-});
+export interface RecordField {
+  /** Where the value sits in the record, e.g. `['score', 'stage_summary', 'disturbance_count']`. */
+  path: readonly string[];
+  check: z.ZodType;
+  /** Optional values may be absent or null, and so may every object they are nested in. */
+  required: boolean;
+}
 
-export const recoverySchema = z.looseObject({
-  ...common,
-  cycle_id: int,
-  sleep_id: maybe(z.guid()),
-  score: maybe(
-    z.looseObject({
-      user_calibrating: maybe(z.boolean()),
-      recovery_score: maybe(z.number()),
-      resting_heart_rate: maybe(z.number()),
-      hrv_rmssd_milli: maybe(z.number()),
-      spo2_percentage: maybe(z.number()),
-      skin_temp_celsius: maybe(z.number()),
-    }),
-  ),
-});
-
-export const sleepSchema = z.looseObject({
-  ...common,
-  id: z.guid(),
-  cycle_id: maybe(int),
-  v1_id: maybe(int),
-  start: dateTime,
-  end: dateTime,
-  timezone_offset: maybe(z.string()),
-  nap: z.boolean(),
-  score: maybe(
-    z.looseObject({
-      stage_summary: maybe(
-        z.looseObject({
-          total_in_bed_time_milli: maybe(int),
-          total_awake_time_milli: maybe(int),
-          total_no_data_time_milli: maybe(int),
-          total_light_sleep_time_milli: maybe(int),
-          total_slow_wave_sleep_time_milli: maybe(int),
-          total_rem_sleep_time_milli: maybe(int),
-          sleep_cycle_count: maybe(int),
-          disturbance_count: maybe(int),
-        }),
-      ),
-      sleep_needed: maybe(
-        z.looseObject({
-          baseline_milli: maybe(int),
-          need_from_sleep_debt_milli: maybe(int),
-          need_from_recent_strain_milli: maybe(int),
-          need_from_recent_nap_milli: maybe(int),
-        }),
-      ),
-      respiratory_rate: maybe(z.number()),
-      sleep_performance_percentage: maybe(z.number()),
-      sleep_consistency_percentage: maybe(z.number()),
-      sleep_efficiency_percentage: maybe(z.number()),
-    }),
-  ),
-});
-
-export const workoutSchema = z.looseObject({
-  ...common,
-  id: z.guid(),
-  v1_id: maybe(int),
-  start: dateTime,
-  end: dateTime,
-  timezone_offset: maybe(z.string()),
-  sport_name: maybe(z.string()),
-  sport_id: maybe(int),
-  score: maybe(
-    z.looseObject({
-      strain: maybe(z.number()),
-      average_heart_rate: maybe(int),
-      max_heart_rate: maybe(int),
-      kilojoule: maybe(z.number()),
-      percent_recorded: maybe(z.number()),
-      distance_meter: maybe(z.number()),
-      altitude_gain_meter: maybe(z.number()),
-      altitude_change_meter: maybe(z.number()),
-      zone_durations: maybe(
-        z.looseObject({
-          zone_zero_milli: maybe(int),
-          zone_one_milli: maybe(int),
-          zone_two_milli: maybe(int),
-          zone_three_milli: maybe(int),
-          zone_four_milli: maybe(int),
-          zone_five_milli: maybe(int),
-        }),
-      ),
-    }),
-  ),
-});
+/**
+ * The schema of a WHOOP record holding the given fields, nested as they are in the record. Objects and
+ * fields are checked in the order given, so the first field listed that is wrong is the one named.
+ */
+export function recordSchema(fields: readonly RecordField[]): z.ZodType {
+  type Shape = Map<string, { field: RecordField } | { nested: Shape }>;
+  const root: Shape = new Map();
+  for (const field of fields) {
+    let shape = root;
+    for (const name of field.path.slice(0, -1)) {
+      let entry = shape.get(name);
+      if (!entry) shape.set(name, (entry = { nested: new Map() }));
+      if (!('nested' in entry)) throw new Error(`${field.path.join('.')}: ${name} is a field, not an object`);
+      shape = entry.nested;
+    }
+    shape.set(field.path.at(-1)!, { field });
+  }
+  const build = (shape: Shape): z.ZodType => {
+    const checked = [...shape].map(([name, entry]) => {
+      if ('nested' in entry) return [name, maybe(build(entry.nested))];
+      return [name, entry.field.required ? entry.field.check : maybe(entry.field.check)];
+    });
+    return z.looseObject(Object.fromEntries(checked));
+  };
+  return build(root);
+}
 
 // WHOOP's OpenAPI requires neither field: a page without `records` is an empty page, one without
 // `next_token` the last.
@@ -149,10 +84,6 @@ export const tokenResponseSchema = z.looseObject({
   token_type: maybe(z.string()),
 });
 
-export type Cycle = z.infer<typeof cycleSchema>;
-export type Recovery = z.infer<typeof recoverySchema>;
-export type Sleep = z.infer<typeof sleepSchema>;
-export type Workout = z.infer<typeof workoutSchema>;
 export type Profile = z.infer<typeof profileSchema>;
 export type Body = z.infer<typeof bodySchema>;
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;

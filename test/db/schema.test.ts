@@ -6,7 +6,10 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { applyMigrations } from '../../src/db/migrate.js';
+import { cycles, recoveries, sleeps, toRow, upsertSql, workouts } from '../../src/sync/resources.js';
+import { parseResponse } from '../../src/whoop/schemas.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { storedCount, storedRow, type WhoopTable } from '../support/records.js';
 
 const require = createRequire(import.meta.url);
 const { get_dmmf: getDmmf } = require('@prisma/prisma-schema-wasm') as { get_dmmf(params: string): string };
@@ -110,6 +113,38 @@ async function schemaShape(): Promise<Shape> {
   return { tables, enums };
 }
 
+// The WHOOP record tables have no Prisma models: their columns are the column tables the sync writes them
+// with (src/sync/resources.ts), plus synced_at; their keys and indexes are pinned here.
+const RECORD_SPECS = [cycles, recoveries, sleeps, workouts];
+const RECORD_INDEXES: Record<string, string[]> = {
+  whoop_cycles: ['(synced_at desc)', '(user_id, start desc)'],
+  whoop_recoveries: ['(user_id, sleep_start desc)'],
+  whoop_sleeps: ['(user_id, start desc)'],
+  whoop_workouts: ['(user_id, start desc)'],
+};
+const COLUMN_TYPES: Record<string, string> = {
+  bigint: 'int8',
+  int4: 'int4',
+  float8: 'float8',
+  text: 'text',
+  uuid: 'uuid',
+  bool: 'bool',
+  jsonb: 'jsonb',
+  timestamptz: 'timestamptz(3)',
+};
+
+function recordTableShapes(): Record<string, TableShape> {
+  return Object.fromEntries(
+    RECORD_SPECS.map((spec) => {
+      const columns = Object.fromEntries(
+        Object.entries(spec.columns).map(([name, c]) => [name, `${COLUMN_TYPES[c.type]} ${c.required ? 'not null' : 'null'}`]),
+      );
+      columns.synced_at = 'timestamptz(3) not null';
+      return [spec.table, { columns, primaryKey: [spec.key], indexes: RECORD_INDEXES[spec.table]!, foreignKeys: [] }];
+    }),
+  );
+}
+
 async function databaseShape(db: Database): Promise<Shape> {
   const q = <T>(sql: string) => db.prisma.$queryRawUnsafe<T[]>(sql);
   const columns = await q<{ table_name: string; column_name: string; udt_name: string; datetime_precision: number | null; is_nullable: string; column_default: string | null }>(`
@@ -187,6 +222,7 @@ describe('schema.prisma and the migrations', () => {
 
   it('describe the same tables, columns, types, keys, indexes and enums', async () => {
     const expected = await schemaShape();
+    Object.assign(expected.tables, recordTableShapes());
     expect(Object.keys(expected.tables).sort()).toEqual([
       'digest_posts', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs', 'sync_workers', 'webhook_events', 'whoop_cycles', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts',
     ]);
@@ -199,18 +235,6 @@ describe('schema.prisma and the migrations', () => {
     await db.prisma.whoopToken.create({
       data: { userId: user.userId, accessToken: 'a', refreshToken: 'r', expiresAt: now, obtainedAt: now },
     });
-    await db.prisma.whoopCycle.create({
-      data: { id: 93845n, userId: 10129n, start: now, scoreState: 'PENDING_SCORE', raw: {}, createdAt: now, updatedAt: now, syncedAt: now },
-    });
-    await db.prisma.whoopSleep.create({
-      data: { id: 'ecfc6a15-4661-442f-a9a4-f160dd7afae8', userId: 10129n, start: now, end: now, nap: false, scoreState: 'SCORED', raw: {}, createdAt: now, updatedAt: now, syncedAt: now },
-    });
-    await db.prisma.whoopRecovery.create({
-      data: { cycleId: 93845n, sleepId: 'ecfc6a15-4661-442f-a9a4-f160dd7afae8', userId: 10129n, scoreState: 'SCORED', raw: {}, createdAt: now, updatedAt: now, syncedAt: now },
-    });
-    await db.prisma.whoopWorkout.create({
-      data: { id: '1943c2f8-3a1f-4e4b-8b5c-1e2a3b4c5d6e', userId: 10129n, start: now, end: now, scoreState: 'SCORED', raw: {}, createdAt: now, updatedAt: now, syncedAt: now },
-    });
     const run = await db.prisma.syncRun.create({ data: { trigger: 'cli', days: 3 } });
     expect(run.status).toBe('queued');
     const token = await db.prisma.whoopToken.findUniqueOrThrow({ where: { userId: 10129n }, include: { user: true } });
@@ -218,5 +242,23 @@ describe('schema.prisma and the migrations', () => {
     expect(token.user.heightMeter).toBe(1.8);
     await db.prisma.whoopUser.delete({ where: { userId: 10129n } });
     expect(await db.prisma.whoopToken.count()).toBe(0);
+  });
+
+  it('let the upsert of each WHOOP collection write a record', async () => {
+    const at = new Date().toISOString();
+    const common = { user_id: 10129, created_at: at, updated_at: at, score_state: 'PENDING_SCORE' };
+    const sleepId = 'ecfc6a15-4661-442f-a9a4-f160dd7afae8';
+    const records = [
+      [cycles, { ...common, id: 93845, start: at }, { id: 93845n }],
+      [sleeps, { ...common, id: sleepId, start: at, end: at, nap: false }, { id: sleepId }],
+      [recoveries, { ...common, cycle_id: 93845, sleep_id: sleepId }, { cycle_id: 93845n }],
+      [workouts, { ...common, id: '1943c2f8-3a1f-4e4b-8b5c-1e2a3b4c5d6e', start: at, end: at }, { id: '1943c2f8-3a1f-4e4b-8b5c-1e2a3b4c5d6e' }],
+    ] as const;
+    for (const [spec, record, key] of records) {
+      const row = toRow<any>(spec, parseResponse(spec.collection.schema, record, spec.collection.noun), new Map());
+      expect(await db.execute(upsertSql(spec), [JSON.stringify([row])])).toBe(1);
+      expect(await storedCount(db, spec.table as WhoopTable, key)).toBe(1);
+    }
+    expect((await storedRow(db, 'whoop_recoveries', { cycle_id: 93845n })).sleep_start).toEqual(new Date(at));
   });
 });

@@ -1,17 +1,58 @@
-// Reading and resetting the stored WHOOP records of a test database.
+// Reading and resetting the stored WHOOP records of a test database. The record tables are read with SQL,
+// by their public column names, as a person querying them does (they have no Prisma models).
 import type { Database } from '../../src/db/database.js';
 
+export type WhoopTable = 'whoop_cycles' | 'whoop_recoveries' | 'whoop_sleeps' | 'whoop_workouts';
+/** A stored row by column name: bigint columns as BigInt, timestamps as Date, raw as parsed JSON. */
+type Row = Record<string, any>;
+
+/** `WHERE` for columns equal to the given values (all of them); the column types cast the parameters. */
+function where(equal: Record<string, unknown>): { sql: string; params: unknown[] } {
+  const names = Object.keys(equal);
+  if (names.length === 0) return { sql: '', params: [] };
+  return { sql: ` WHERE ${names.map((name, i) => `"${name}" = $${i + 1}`).join(' AND ')}`, params: Object.values(equal) };
+}
+
+/** The rows of `table` whose columns equal `equal`, in the order of `orderBy` (a column). */
+export function storedRows(
+  db: Database,
+  table: WhoopTable,
+  equal: Record<string, unknown> = {},
+  orderBy?: string,
+): Promise<Row[]> {
+  const { sql, params } = where(equal);
+  const order = orderBy ? ` ORDER BY "${orderBy}"` : '';
+  return db.prisma.$queryRawUnsafe<Row[]>(`SELECT * FROM ${table}${sql}${order}`, ...params);
+}
+
+/** The one row of `table` whose columns equal `equal`; throws when there is none. */
+export async function storedRow(db: Database, table: WhoopTable, equal: Record<string, unknown>): Promise<Row> {
+  const [row] = await storedRows(db, table, equal);
+  if (!row) throw new Error(`no row in ${table} with ${JSON.stringify(equal, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+  return row;
+}
+
+/** How many rows of `table` have columns equal to `equal`. */
+export async function storedCount(
+  db: Database,
+  table: WhoopTable,
+  equal: Record<string, unknown> = {},
+): Promise<number> {
+  const { sql, params } = where(equal);
+  const [row] = await db.prisma.$queryRawUnsafe<{ count: number }[]>(`SELECT count(*)::int AS count FROM ${table}${sql}`, ...params);
+  return row!.count;
+}
+
 export async function storedIds(db: Database, userId: bigint) {
-  const { prisma } = db;
+  const ids = async (table: WhoopTable, key = 'id') => {
+    const rows = await db.prisma.$queryRawUnsafe<Row[]>(`SELECT "${key}" AS key FROM ${table} WHERE "user_id" = $1`, userId);
+    return rows.map((row) => String(row.key)).sort();
+  };
   return {
-    cycles: (await prisma.whoopCycle.findMany({ where: { userId }, select: { id: true } }))
-      .map((r) => String(r.id))
-      .sort(),
-    sleeps: (await prisma.whoopSleep.findMany({ where: { userId }, select: { id: true } })).map((r) => r.id).sort(),
-    recoveries: (await prisma.whoopRecovery.findMany({ where: { userId }, select: { cycleId: true } }))
-      .map((r) => String(r.cycleId))
-      .sort(),
-    workouts: (await prisma.whoopWorkout.findMany({ where: { userId }, select: { id: true } })).map((r) => r.id).sort(),
+    cycles: await ids('whoop_cycles'),
+    sleeps: await ids('whoop_sleeps'),
+    recoveries: await ids('whoop_recoveries', 'cycle_id'),
+    workouts: await ids('whoop_workouts'),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storedIds } from '../support/records.js';
+import { storedCount, storedIds, storedRow, storedRows } from '../support/records.js';
 import { syncHarness } from '../support/sync-harness.js';
 import { expectedIds } from '../support/expected.js';
 
@@ -32,34 +32,34 @@ describe('the sync engine against the fake WHOOP', () => {
   it('stores typed columns and the raw record; unscored records are updated once scored', async () => {
     await h.sync(3);
     const pending = h.env.whoop.data.cycles.find((c) => c.user_id === h.env.member.user_id && c.score_state === 'PENDING_SCORE')!;
-    const stored = await h.db().prisma.whoopCycle.findUniqueOrThrow({ where: { id: BigInt(pending.id) } });
-    expect(stored).toMatchObject({ scoreState: 'PENDING_SCORE', strain: null, end: null });
+    const stored = await storedRow(h.db(), 'whoop_cycles', { id: BigInt(pending.id) });
+    expect(stored).toMatchObject({ score_state: 'PENDING_SCORE', strain: null, end: null });
     expect(stored.raw).toEqual(pending);
 
     pending.score_state = 'SCORED';
     pending.score = { strain: 12.5, kilojoule: 9000, average_heart_rate: 70, max_heart_rate: 170 };
     pending.updated_at = new Date().toISOString();
     await h.sync(3);
-    const scored = await h.db().prisma.whoopCycle.findUniqueOrThrow({ where: { id: BigInt(pending.id) } });
-    expect(scored).toMatchObject({ scoreState: 'SCORED', strain: 12.5, kilojoule: 9000, averageHeartRate: 70, maxHeartRate: 170 });
+    const scored = await storedRow(h.db(), 'whoop_cycles', { id: BigInt(pending.id) });
+    expect(scored).toMatchObject({ score_state: 'SCORED', strain: 12.5, kilojoule: 9000, average_heart_rate: 70, max_heart_rate: 170 });
 
-    const sleep = await h.db().prisma.whoopSleep.findFirstOrThrow({ where: { userId: h.userId, scoreState: 'SCORED', nap: false } });
+    const sleep = await storedRow(h.db(), 'whoop_sleeps', { user_id: h.userId, score_state: 'SCORED', nap: false });
     const source = h.env.whoop.data.sleeps.find((s) => s.id === sleep.id)!;
-    expect(sleep.totalRemSleepTimeMilli).toBe(source.score!.stage_summary.total_rem_sleep_time_milli);
-    const recovery = await h.db().prisma.whoopRecovery.findFirstOrThrow({ where: { userId: h.userId } });
-    const sleepOfRecovery = h.env.whoop.data.sleeps.find((s) => s.id === recovery.sleepId)!;
-    expect(recovery.sleepStart?.toISOString()).toBe(new Date(sleepOfRecovery.start).toISOString());
+    expect(sleep.total_rem_sleep_time_milli).toBe(source.score!.stage_summary.total_rem_sleep_time_milli);
+    const recovery = await storedRow(h.db(), 'whoop_recoveries', { user_id: h.userId });
+    const sleepOfRecovery = h.env.whoop.data.sleeps.find((s) => s.id === recovery.sleep_id)!;
+    expect(recovery.sleep_start?.toISOString()).toBe(new Date(sleepOfRecovery.start).toISOString());
   });
 
   it('a second sync keeps the same rows and refreshes synced_at', async () => {
     const first = await h.sync(14);
-    const before = await h.db().prisma.whoopCycle.findMany({ orderBy: { id: 'asc' } });
+    const before = await storedRows(h.db(), 'whoop_cycles', {}, 'id');
     const second = await h.sync(14);
-    const after = await h.db().prisma.whoopCycle.findMany({ orderBy: { id: 'asc' } });
+    const after = await storedRows(h.db(), 'whoop_cycles', {}, 'id');
     expect(second.counts).toEqual(first.counts);
     expect(after.map((c) => c.id)).toEqual(before.map((c) => c.id));
     for (const [i, row] of after.entries()) {
-      expect(row.syncedAt.getTime()).toBeGreaterThan(before[i]!.syncedAt.getTime());
+      expect(row.synced_at.getTime()).toBeGreaterThan(before[i]!.synced_at.getTime());
     }
     // The seed's verification query.
     const fresh = await h.db().prisma.$queryRaw<{ synced_at: Date }[]>`SELECT synced_at FROM whoop_cycles ORDER BY synced_at DESC LIMIT 3`;
@@ -73,15 +73,15 @@ describe('the sync engine against the fake WHOOP', () => {
     const newest = h.env.whoop.data.workouts.filter(mine).sort((a, b) => Date.parse(b.start) - Date.parse(a.start))[0]!;
     const age = (w: { start: string }) => (Date.now() - Date.parse(w.start)) / 86_400_000;
     const old = h.env.whoop.data.workouts.filter(mine).find((w) => age(w) > 30 && age(w) < 55)!;
-    expect(await h.db().prisma.whoopWorkout.findUnique({ where: { id: old.id } })).not.toBeNull();
+    expect(await storedCount(h.db(), 'whoop_workouts', { id: old.id })).toBe(1);
     h.env.whoop.data.workouts.splice(h.env.whoop.data.workouts.indexOf(newest), 1);
     h.env.whoop.data.workouts.splice(h.env.whoop.data.workouts.indexOf(old), 1);
     try {
       const outcome = await h.sync(7);
       expect(outcome.counts.workouts.deleted).toBe(1);
-      expect(await h.db().prisma.whoopWorkout.findUnique({ where: { id: newest.id } })).toBeNull();
+      expect(await storedCount(h.db(), 'whoop_workouts', { id: newest.id })).toBe(0);
       // Outside the 7-day window: untouched although WHOOP deleted it too.
-      expect(await h.db().prisma.whoopWorkout.findUnique({ where: { id: old.id } })).not.toBeNull();
+      expect(await storedCount(h.db(), 'whoop_workouts', { id: old.id })).toBe(1);
     } finally {
       h.env.whoop.data.workouts.push(newest, old);
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { expectedIds } from '../support/expected.js';
 import { collectGarbage } from '../support/garbage.js';
-import { storedIds } from '../support/records.js';
+import { storedCount, storedIds } from '../support/records.js';
 import { syncHarness } from '../support/sync-harness.js';
 
 describe('WHOOP failures during syncs', () => {
@@ -31,7 +31,7 @@ describe('WHOOP failures during syncs', () => {
     expect(outcome.error).toMatch(/^WHOOP request GET \/developer\/v2\/activity\/workout failed: HTTP 503 \(after 5 attempts/);
     // The other collections were still stored.
     expect(outcome.counts.cycles.upserted).toBeGreaterThan(0);
-    expect(await h.db().prisma.whoopWorkout.count()).toBe(0);
+    expect(await storedCount(h.db(), 'whoop_workouts')).toBe(0);
     const run = await h.db().prisma.syncRun.findUniqueOrThrow({ where: { id: outcome.run.id } });
     expect(run.status).toBe('failed');
     expect(run.error).toBe(outcome.error);

@@ -2,7 +2,7 @@
 // `records` or `next_token`, int64 milliseconds beyond 32 bits, and `percent_recorded` on either scale.
 import { describe, expect, it } from 'vitest';
 import { expectedIds } from '../support/expected.js';
-import { storedIds } from '../support/records.js';
+import { storedCount, storedIds, storedRow } from '../support/records.js';
 import { syncHarness } from '../support/sync-harness.js';
 
 describe('WHOOP payloads at the edges of the spec', () => {
@@ -27,7 +27,7 @@ describe('WHOOP payloads at the edges of the spec', () => {
 
   it('runs the window clean-up when the only page is `{}`', async () => {
     await h.sync(7);
-    const stored = await h.db().prisma.whoopWorkout.count({ where: { userId: h.userId } });
+    const stored = await storedCount(h.db(), 'whoop_workouts', { user_id: h.userId });
     expect(stored).toBeGreaterThan(0);
     const weekAgo = Date.now() - 8 * 86_400_000;
     const recent = mine(h.env.whoop.data.workouts).filter((w) => Date.parse(w.start) >= weekAgo);
@@ -37,7 +37,7 @@ describe('WHOOP payloads at the edges of the spec', () => {
       expect(outcome.error).toBeUndefined();
       expect(outcome.status).toBe('succeeded');
       expect(outcome.counts.workouts).toEqual({ upserted: 0, deleted: stored });
-      expect(await h.db().prisma.whoopWorkout.count({ where: { userId: h.userId } })).toBe(0);
+      expect(await storedCount(h.db(), 'whoop_workouts', { user_id: h.userId })).toBe(0);
     } finally {
       h.env.whoop.data.workouts.push(...recent);
     }
@@ -57,13 +57,13 @@ describe('WHOOP payloads at the edges of the spec', () => {
 
     const outcome = await h.sync(3);
     expect(outcome.error).toBeUndefined();
-    const storedSleep = await h.db().prisma.whoopSleep.findUniqueOrThrow({ where: { id: sleep.id } });
-    expect(storedSleep.baselineMilli).toBe(BigInt(big));
-    expect(storedSleep.needFromSleepDebtMilli).toBe(BigInt(huge));
-    const storedWorkout = await h.db().prisma.whoopWorkout.findUniqueOrThrow({ where: { id: workout.id } });
-    expect(storedWorkout.zoneFiveMilli).toBe(BigInt(big));
-    expect(storedWorkout.percentRecorded).toBe(0.99999595);
-    expect((await h.db().prisma.whoopWorkout.findUniqueOrThrow({ where: { id: other.id } })).percentRecorded).toBe(100);
+    const storedSleep = await storedRow(h.db(), 'whoop_sleeps', { id: sleep.id });
+    expect(storedSleep.baseline_milli).toBe(BigInt(big));
+    expect(storedSleep.need_from_sleep_debt_milli).toBe(BigInt(huge));
+    const storedWorkout = await storedRow(h.db(), 'whoop_workouts', { id: workout.id });
+    expect(storedWorkout.zone_five_milli).toBe(BigInt(big));
+    expect(storedWorkout.percent_recorded).toBe(0.99999595);
+    expect((await storedRow(h.db(), 'whoop_workouts', { id: other.id })).percent_recorded).toBe(100);
     // The same values through SQL, as a person querying the table sees them.
     const [row] = await h.db().prisma.$queryRaw<{ baseline: string }[]>`SELECT baseline_milli::text AS baseline FROM whoop_sleeps WHERE id = ${sleep.id}::uuid`;
     expect(row!.baseline).toBe(String(big));

@@ -6,6 +6,7 @@ import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { serviceEnv } from '../support/environment.js';
 import { startServerProcess } from '../support/server-process.js';
+import { storedCount } from '../support/records.js';
 import { deliver, until } from './support.js';
 
 describe('a webhook interrupted by a killed process', () => {
@@ -47,13 +48,13 @@ describe('a webhook interrupted by a killed process', () => {
       await first.stop('SIGKILL');
     }
     try {
-      expect(await db.prisma.whoopSleep.count()).toBe(0);
+      expect(await storedCount(db, 'whoop_sleeps')).toBe(0);
       expect(await db.prisma.webhookEvent.findMany()).toEqual([expect.objectContaining({ status: 'pending', recordId: sleep.id })]);
 
       const second = startServerProcess(env);
       try {
         await second.listening();
-        await until(async () => (await db.prisma.whoopSleep.count({ where: { id: sleep.id } })) === 1, 'the sleep to be stored');
+        await until(async () => (await storedCount(db, 'whoop_sleeps', { id: sleep.id })) === 1, 'the sleep to be stored');
         await until(async () => (await db.prisma.webhookEvent.findFirst())?.status === 'done', 'the event to be done');
       } finally {
         const stopped = await second.stop('SIGTERM');

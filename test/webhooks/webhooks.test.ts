@@ -3,7 +3,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEnvironment, type Environment } from '../support/environment.js';
-import { clearRecords } from '../support/records.js';
+import { clearRecords, storedCount, storedRow } from '../support/records.js';
 import { apiPaths, deliver, processed, until, type EventInput } from './support.js';
 
 describe('WHOOP webhooks', () => {
@@ -41,13 +41,13 @@ describe('WHOOP webhooks', () => {
     const result = await send({ user_id: userId, id: sleep.id, type: 'sleep.updated' });
     expect(result).toMatchObject({ delivered: true, attempts: [200] });
     await processed(db());
-    const stored = await db().prisma.whoopSleep.findUniqueOrThrow({ where: { id: sleep.id } });
-    expect(stored.respiratoryRate).toBe(sleep.score?.respiratory_rate ?? null);
-    const recovery = await db().prisma.whoopRecovery.findUniqueOrThrow({ where: { cycleId: BigInt(sleep.cycle_id) } });
-    expect(recovery.sleepId).toBe(sleep.id);
-    expect(recovery.sleepStart?.toISOString()).toBe(new Date(sleep.start).toISOString());
+    const stored = await storedRow(db(), 'whoop_sleeps', { id: sleep.id });
+    expect(stored.respiratory_rate).toBe(sleep.score?.respiratory_rate ?? null);
+    const recovery = await storedRow(db(), 'whoop_recoveries', { cycle_id: BigInt(sleep.cycle_id) });
+    expect(recovery.sleep_id).toBe(sleep.id);
+    expect(recovery.sleep_start?.toISOString()).toBe(new Date(sleep.start).toISOString());
     expect(apiPaths(env.whoop).sort()).toEqual([`/v2/activity/sleep/${sleep.id}`, `/v2/cycle/${sleep.cycle_id}/recovery`].sort());
-    expect(await db().prisma.whoopCycle.count()).toBe(0);
+    expect(await storedCount(db(), 'whoop_cycles')).toBe(0);
     expect((await eventRows())[0]).toMatchObject({ status: 'done', attempts: 0 });
     expect(await metric('whoop_sync_webhooks_total')).toEqual(
       expect.arrayContaining([expect.stringMatching(/type="sleep.updated",outcome="accepted"\} 1$/), expect.stringMatching(/type="sleep.updated",outcome="processed"\} 1$/)]),
@@ -67,9 +67,9 @@ describe('WHOOP webhooks', () => {
     cycle.score_state = 'SCORED';
     await send({ user_id: userId, id: sleep.id, type: 'recovery.updated' });
     await processed(db());
-    const stored = await db().prisma.whoopRecovery.findUniqueOrThrow({ where: { cycleId: BigInt(recovery.cycle_id) } });
-    expect(stored.recoveryScore).toBe(3);
-    expect((await db().prisma.whoopCycle.findUniqueOrThrow({ where: { id: BigInt(cycle.id) } })).strain).toBe(20.5);
+    const stored = await storedRow(db(), 'whoop_recoveries', { cycle_id: BigInt(recovery.cycle_id) });
+    expect(stored.recovery_score).toBe(3);
+    expect((await storedRow(db(), 'whoop_cycles', { id: BigInt(cycle.id) })).strain).toBe(20.5);
     expect(apiPaths(env.whoop).sort()).toEqual([`/v2/cycle/${cycle.id}`, `/v2/cycle/${cycle.id}/recovery`].sort());
   });
 
@@ -78,9 +78,9 @@ describe('WHOOP webhooks', () => {
     await send({ user_id: userId, id: sleep.id.toUpperCase(), type: 'recovery.updated' });
     await processed(db());
     expect(apiPaths(env.whoop).sort()).toEqual([`/v2/activity/sleep/${sleep.id}`, `/v2/cycle/${sleep.cycle_id}`, `/v2/cycle/${sleep.cycle_id}/recovery`].sort());
-    expect(await db().prisma.whoopRecovery.count({ where: { cycleId: BigInt(sleep.cycle_id) } })).toBe(1);
-    expect(await db().prisma.whoopCycle.count({ where: { id: BigInt(sleep.cycle_id) } })).toBe(1);
-    expect(await db().prisma.whoopSleep.count({ where: { id: sleep.id } })).toBe(1);
+    expect(await storedCount(db(), 'whoop_recoveries', { cycle_id: BigInt(sleep.cycle_id) })).toBe(1);
+    expect(await storedCount(db(), 'whoop_cycles', { id: BigInt(sleep.cycle_id) })).toBe(1);
+    expect(await storedCount(db(), 'whoop_sleeps', { id: sleep.id })).toBe(1);
   });
 
   it('workout.updated stores the workout and refreshes the cycle it belongs to', async () => {
@@ -96,8 +96,8 @@ describe('WHOOP webhooks', () => {
     )!;
     await send({ user_id: userId, id: workout.id, type: 'workout.updated' });
     await processed(db());
-    expect((await db().prisma.whoopWorkout.findUniqueOrThrow({ where: { id: workout.id } })).strain).toBe(17.25);
-    expect(await db().prisma.whoopCycle.count({ where: { id: BigInt(cycle.id) } })).toBe(1);
+    expect((await storedRow(db(), 'whoop_workouts', { id: workout.id })).strain).toBe(17.25);
+    expect(await storedCount(db(), 'whoop_cycles', { id: BigInt(cycle.id) })).toBe(1);
 
     // Once the cycle is stored, the next event refreshes it by its id.
     env.whoop.resetStats();
@@ -121,10 +121,10 @@ describe('WHOOP webhooks', () => {
       expect((await send(event)).delivered).toBe(true);
     }
     await processed(db());
-    expect(await db().prisma.whoopRecovery.count({ where: { sleepId: sleep.id } })).toBe(0);
-    expect(await db().prisma.whoopSleep.count({ where: { id: sleep.id } })).toBe(0);
-    expect(await db().prisma.whoopWorkout.count({ where: { id: workout.id } })).toBe(0);
-    expect(await db().prisma.whoopCycle.count()).toBeGreaterThan(3);
+    expect(await storedCount(db(), 'whoop_recoveries', { sleep_id: sleep.id })).toBe(0);
+    expect(await storedCount(db(), 'whoop_sleeps', { id: sleep.id })).toBe(0);
+    expect(await storedCount(db(), 'whoop_workouts', { id: workout.id })).toBe(0);
+    expect(await storedCount(db(), 'whoop_cycles')).toBeGreaterThan(3);
     expect(apiPaths(env.whoop)).toEqual([]);
   });
 
@@ -137,12 +137,12 @@ describe('WHOOP webhooks', () => {
       // WHOOP has answered nothing: the 2xx did not wait for it.
       expect(env.whoop.stats.requests.filter((r) => r.path.startsWith('/developer/') && r.status !== 0)).toEqual([]);
       expect(await eventRows()).toEqual([expect.objectContaining({ traceId: result.event.trace_id, status: 'pending', type: 'sleep.updated', recordId: sleep.id })]);
-      expect(await db().prisma.whoopSleep.count()).toBe(0);
+      expect(await storedCount(db(), 'whoop_sleeps')).toBe(0);
     } finally {
       release();
     }
     await processed(db());
-    expect(await db().prisma.whoopSleep.count()).toBe(1);
+    expect(await storedCount(db(), 'whoop_sleeps')).toBe(1);
   });
 
   it('a redelivered trace_id gets a 2xx and no second fetch', async () => {
@@ -236,7 +236,7 @@ describe('WHOOP webhooks', () => {
     expect(await metric('whoop_sync_webhooks_total')).toEqual(expect.arrayContaining([expect.stringMatching(/type="sleep.updated",outcome="retried"\} 1$/)]));
     await processed(db(), 40_000);
     expect((await eventRows())[0]).toMatchObject({ status: 'done', attempts: 1 });
-    expect(await db().prisma.whoopSleep.count({ where: { id: sleep.id } })).toBe(1);
+    expect(await storedCount(db(), 'whoop_sleeps', { id: sleep.id })).toBe(1);
     expect(env.slack.messages).toEqual([]);
   }, 60_000);
 
