@@ -107,7 +107,8 @@ describe('the embedded PostgreSQL server', { timeout: 4 * READY_MS }, () => {
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     // The CLI shared a server the service started: the service's worker was never taken for gone (its row,
     // and so its runs and unsent results, stayed its own).
-    expect((await workers()).find((worker) => worker.id === service[0]!.id)?.started_at).toEqual(service[0]!.started_at);
+    const after = (await workers()).find((worker) => worker.id === service[0]!.id);
+    expect(after?.started_at).toEqual(service[0]!.started_at);
   });
 
   it('starts again after the service was killed with SIGKILL (the orphaned server is replaced)', async () => {
