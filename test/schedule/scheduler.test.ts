@@ -172,4 +172,35 @@ describe('the croner timers', () => {
     await expectScheduleMovesOn(stuck);
     expect(await prisma().syncRun.count({ where: { status: 'running', finishedAt: null, requestedAt: { lt: new Date(Date.now() - 30_000) } } })).toBe(0);
   }, 45_000);
+
+  it('gives up a run whose outcome can never be recorded after three resumptions, and reports it failed', async () => {
+    // The first scheduled run to finish is pinned, and recording its success fails every time.
+    await prisma().$executeRawUnsafe(`CREATE SEQUENCE fault_pinned_run`);
+    await prisma().$executeRawUnsafe(`
+      CREATE FUNCTION fail_pinned_run() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF OLD.status = 'running' AND NEW.status = 'succeeded' AND OLD.trigger = 'schedule' THEN
+          IF NOT (SELECT is_called FROM fault_pinned_run) THEN PERFORM setval('fault_pinned_run', OLD.id); END IF;
+          IF OLD.id = (SELECT last_value FROM fault_pinned_run) THEN
+            RAISE EXCEPTION 'injected fault: writing sync_runs failed';
+          END IF;
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await prisma().$executeRawUnsafe(`CREATE TRIGGER fail_pinned_run BEFORE UPDATE ON sync_runs FOR EACH ROW EXECUTE FUNCTION fail_pinned_run()`);
+    try {
+      const pinned = async () => {
+        const [row] = await prisma().$queryRawUnsafe<Array<{ last_value: bigint; is_called: boolean }>>(`SELECT last_value, is_called FROM fault_pinned_run`);
+        return row?.is_called ? Number(row.last_value) : undefined;
+      };
+      await expect.poll(pinned, { timeout: 10_000 }).toBeTypeOf('number');
+      const runId = (await pinned())!;
+      const run = () => prisma().syncRun.findUniqueOrThrow({ where: { id: runId } });
+      await expect.poll(async () => (await run()).status, { timeout: 75_000, interval: 500 }).toBe('failed');
+      expect((await run()).error).toBe('its outcome could not be recorded after 4 attempts');
+      await expect.poll(async () => (await run()).reportedAt, { timeout: 10_000 }).toBeInstanceOf(Date);
+    } finally {
+      await prisma().$executeRawUnsafe(`DROP TRIGGER fail_pinned_run ON sync_runs`);
+    }
+  }, 100_000);
 });
