@@ -111,6 +111,7 @@ export const slackCommandRoutes: FastifyPluginAsync = async (app) => {
 
     const { reply: body, runId } = await acceptSlashCommand(slashCommands, fields, request.log);
     request.acceptedRunId = runId;
+    if (runId !== undefined) app.dispatcher.hold(runId);
     return reply.status(200).send(body);
   });
 

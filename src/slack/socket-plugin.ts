@@ -28,13 +28,16 @@ export default fp<{ config: Config }>(
       apiUrl,
       log,
       connected: app.metrics.slackSocketConnected,
-      accept: (fields, envelopeId) =>
-        acceptSlashCommand(
+      accept: async (fields, envelopeId) => {
+        const accepted = await acceptSlashCommand(
           { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands: app.metrics.slackCommands },
           fields,
           log,
           envelopeId,
-        ),
+        );
+        if (accepted.runId !== undefined) app.dispatcher.hold(accepted.runId);
+        return accepted;
+      },
       acknowledged: (runId) => app.dispatcher.enqueue(runId),
     });
     app.decorate('slackSocket', socket);

@@ -58,6 +58,8 @@ const MAX_RESUMES = 3;
 /** First retry of an undeliverable result, doubling up to the maximum. */
 const DELIVERY_RETRY_FIRST_MS = 2_000;
 const DELIVERY_RETRY_MAX_MS = 5 * 60_000;
+/** A held run whose acknowledgement never reported back (the connection went away) executes after this anyway. */
+const HOLD_MAX_MS = 10_000;
 
 export class RunDispatcher {
   private readonly inFlight = new InFlight();
@@ -71,6 +73,8 @@ export class RunDispatcher {
   private readonly waiters = new Map<number, Array<() => void>>();
   /** Timers of results waiting for their next delivery attempt. */
   private readonly retries = new Set<NodeJS.Timeout>();
+  /** Runs recorded and waiting for their acknowledgement to be sent before they are queued (see hold). */
+  private readonly held = new Map<number, () => void>();
   private heartbeat: NodeJS.Timeout | undefined;
   private adopting = false;
   /** How often each stuck run of this worker was resumed (see resumeOwn). */
@@ -84,9 +88,32 @@ export class RunDispatcher {
   /** Queues a recorded run: it executes after the runs queued before it, and its result is reported. */
   enqueue(runId: number): void {
     this.pending.add(runId);
-    if (this.working) return;
-    this.working = true;
-    void this.inFlight.track(this.work());
+    if (!this.working) {
+      this.working = true;
+      void this.inFlight.track(this.work());
+    }
+    this.unhold(runId);
+  }
+
+  /**
+   * Marks a recorded run whose acknowledgement is still being sent: it is queued by enqueue() once the ack
+   * is out, and until then idle() counts it, so nothing that waits for this worker to settle misses it.
+   */
+  hold(runId: number): void {
+    if (this.held.has(runId) || this.stopping) return;
+    let resolve!: () => void;
+    void this.inFlight.track(new Promise<void>((done) => (resolve = done)));
+    const timer = setTimeout(() => this.enqueue(runId), HOLD_MAX_MS);
+    this.held.set(runId, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  }
+
+  private unhold(runId: number): void {
+    const release = this.held.get(runId);
+    this.held.delete(runId);
+    release?.();
   }
 
   /** enqueue(), resolving once the run was executed and its result reported (or not, at shutdown). Never rejects. */
@@ -118,6 +145,8 @@ export class RunDispatcher {
     clearInterval(this.heartbeat);
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
+    // A held run stays queued in the database: whoever adopts this worker's runs executes it.
+    for (const runId of [...this.held.keys()]) this.unhold(runId);
   }
 
   /** After stop() and idle(): what this worker still owns is adopted by the next one at once. */

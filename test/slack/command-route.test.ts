@@ -64,6 +64,23 @@ describe('the /sync slash command', () => {
     expect(Date.now() - fresh[0]!.synced_at.getTime()).toBeLessThan(60_000);
   });
 
+  it('counts a run whose acknowledgement is still going out as unsettled, so a caller of idle() never misses it', async () => {
+    const { dispatcher, syncRuns } = env.app.app;
+    const run = await syncRuns.create({ days: 1, trigger: 'slack', requestedBy: 'U0ALICE001', channelId: 'C0CHANNEL1', responseUrl: null });
+    dispatcher.hold(run.id);
+    expect(await dispatcher.idle(300)).toBe(false);
+    dispatcher.enqueue(run.id);
+    expect(await settled()).toBe(true);
+    expect(await prisma().syncRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({ status: 'succeeded', reportedAt: expect.any(Date) });
+
+    // End to end: waiting right after the ack finds the command executed and reported.
+    for (let i = 0; i < 3; i++) {
+      expect((await env.command('1')).status).toBe(200);
+      expect(await settled()).toBe(true);
+      expect(await prisma().syncRun.count({ where: { reportedAt: null } })).toBe(0);
+    }
+  });
+
   it('parses the argument as the design says', async () => {
     const table: [string, number][] = [['', 3], ['7', 7], ['abc', 3], ['0', 1], ['-3', 1], ['999', 365], [' 14 ', 14], ['7.5', 3], ['7 days', 3]];
     // WHOOP holds the first sync meanwhile, so the others join one sync after it: the service sends WHOOP
