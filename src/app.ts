@@ -2,7 +2,7 @@
 // what runs. Plugins load in dependency order: configuration, then resources, then routes.
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 import database from './db/plugin.js';
 import { AccessLog } from './http/access-log.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -15,8 +15,8 @@ import whoop from './whoop/plugin.js';
 import sync from './sync/plugin.js';
 import slackSocket from './slack/socket-plugin.js';
 import schedule from './schedule/plugin.js';
-import digests from './reports/plugin.js';
-import { metricsRoutes } from './metrics/routes.js';
+import digests from './digests/plugin.js';
+import { metricsRoutes } from './http/metrics.js';
 import { statusRoutes } from './http/status.js';
 import webhooks from './webhooks/plugin.js';
 import { dashboardRoutes } from './dashboard/routes.js';

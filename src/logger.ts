@@ -1,5 +1,5 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 
 /** JSON lines for log collectors; readable colour output when a person watches a terminal. */
 export function loggerOptions(config: Pick<Config, 'logLevel'>, destination: 'stdout' | 'stderr' = 'stdout'): FastifyServerOptions['logger'] {

@@ -1,7 +1,7 @@
 // The service entry point: validate configuration, build the app, listen, and shut down gracefully.
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config/config.js';
 import { describeStartupFailure } from './startup-failure.js';
 import { nextStep, readSetupChecklist } from './http/setup-checklist.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseSchedules } from '../src/config.js';
+import { ConfigError, loadConfig, parseSchedules } from '../src/config/config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -142,7 +142,7 @@ describe('configuration', () => {
       { cron: '30 21 * * *', days: 1 },
     ]);
     expect(problemsOf({ SYNC_SCHEDULES: '0 8 * * *' })[0]).toMatch(/^SYNC_SCHEDULES: entry "0 8 \* \* \*" must look like/);
-    // Days follow the one rule of src/sync/days.ts: a whole number, clamped into [1, 365].
+    // Days follow the one rule of src/config/days.ts: a whole number, clamped into [1, 365].
     expect(parseSchedules('0 8 * * * = 0; 0 9 * * * = 400; 0 10 * * * = +7')).toEqual([
       { cron: '0 8 * * *', days: 1 },
       { cron: '0 9 * * *', days: 365 },

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, readEnvironment } from '../config.js';
+import { ConfigError, loadConfig, readEnvironment } from '../config/config.js';
 import { signSlackRequest } from '../slack/signature.js';
 import { DEMO_SIGNING_SECRET } from './demo-secret.js';
 

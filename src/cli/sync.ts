@@ -3,11 +3,11 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../app.js';
-import { ConfigError, loadConfig, readEnvironment } from '../config.js';
+import { ConfigError, loadConfig, readEnvironment } from '../config/config.js';
 import { loggerOptions } from '../logger.js';
 import { describeStartupFailure } from '../startup-failure.js';
 import { RESOURCES } from '../sync/collections.js';
-import { DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, parseDays } from '../sync/days.js';
+import { DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, parseDays } from '../config/days.js';
 import { plural } from '../util/plural.js';
 
 const USAGE = `usage: npm run sync -- [--days N]   (a whole number, kept between ${MIN_DAYS} and ${MAX_DAYS}; default ${DEFAULT_DAYS})`;

@@ -7,7 +7,7 @@ import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import secureSession from '@fastify/secure-session';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 
 declare module '@fastify/secure-session' {
   interface SessionData {

@@ -1,7 +1,7 @@
 // Opens the database chosen by configuration, brings its schema up to date, and shares it with the app.
 // Closed last on shutdown (Fastify runs onClose hooks in reverse registration order).
 import fp from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { openDatabase, type Database } from './database.js';
 import { applyMigrations } from './migrate.js';
 import { waitForDatabase } from './connect.js';

@@ -1,7 +1,7 @@
 // The HTML of the page at `/`: the setup checklist as sections of rows, plain HTML and one inline style
 // sheet. No scripts, no external assets, and no symbol that needs an emoji font: states are text badges.
 import { createHash } from 'node:crypto';
-import { html, SafeHtml } from './html.js';
+import { html, SafeHtml } from '../util/html.js';
 import { nextStep, type RowState, type SetupRow, type SetupSection } from './setup-checklist.js';
 
 const STYLE = `

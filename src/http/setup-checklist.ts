@@ -2,7 +2,7 @@
 // log names the first row that asks for an action ("next step: …"), so both always agree. Counts only:
 // nothing here may name a person or carry a secret, because the page is public.
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { SlackSocketStatus } from '../slack/socket-mode.js';
 
 export type RowState = 'ok' | 'missing' | 'attention';

@@ -1,6 +1,6 @@
 // Starts the schedules once the app is ready and stops them first on shutdown.
 import fp from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { Scheduler } from './scheduler.js';
 
 declare module 'fastify' {

@@ -6,7 +6,7 @@
 //   schedule_slots runs it, the others stand aside.
 import { Cron } from 'croner';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Schedule } from '../config.js';
+import type { Schedule } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RunDispatcher } from '../sync/dispatcher.js';

@@ -4,7 +4,7 @@
 // on its way (the caller enqueues `runId` then), so nothing slow stands before the ack.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
-import { DEFAULT_DAYS, parseDays } from '../sync/days.js';
+import { DEFAULT_DAYS, parseDays } from '../config/days.js';
 import type { SyncRequest, SyncRuns } from '../sync/runs.js';
 import { ackText, failureText, notAllowedText, unknownCommandText } from './messages.js';
 

@@ -2,7 +2,7 @@
 // POST /slack/commands, and each acknowledged /sync is started by the same dispatcher. `app.slackSocket`
 // tells the connection's state to /status and the home page, also when Socket Mode is off.
 import fp from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { acceptSlashCommand } from './slash-command.js';
 import type { SlackSocketStatus } from './socket-mode.js';
 

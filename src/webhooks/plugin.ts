@@ -1,7 +1,7 @@
-// Wires WHOOP webhooks: the recorded events, the worker that processes them (src/sync/webhook-work.ts),
+// Wires WHOOP webhooks: the recorded events, the worker that processes them (work.ts),
 // and the ingress route. At start-up the worker takes what a previous process recorded but did not finish.
 import fp from 'fastify-plugin';
-import { WebhookWork } from '../sync/webhook-work.js';
+import { WebhookWork } from './work.js';
 import { webhookEvents, type WebhookEvents } from './events.js';
 import { whoopWebhookRoutes } from './route.js';
 

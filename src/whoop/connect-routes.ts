@@ -2,7 +2,7 @@
 // back to GET /oauth/whoop/callback with a code, which becomes a stored grant. Both answer a person in a
 // browser, so both answer with a short HTML page saying what happened.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { escapeHtml } from '../http/html.js';
+import { escapeHtml } from '../util/html.js';
 import { WhoopApiError, WhoopOAuthError, WhoopResponseError } from './errors.js';
 import { authorizeUrl } from './oauth.js';
 import { oauthStates } from './oauth-states.js';

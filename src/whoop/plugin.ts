@@ -1,7 +1,7 @@
 // Wires the WHOOP integration from configuration: HTTP client, OAuth, token store and guard, API; and
 // seeds the token store from WHOOP_REFRESH_TOKEN on first start.
 import fp from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { WhoopApi } from './api.js';
 import { WhoopHttp } from './http.js';
 import { WhoopOAuth } from './oauth.js';

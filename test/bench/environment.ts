@@ -5,7 +5,7 @@
 // that is deleted afterwards.
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/config.js';
 import { loggerOptions } from '../../src/logger.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type GenerateOptions, type Member } from '../fakes/whoop-server.js';

@@ -7,7 +7,7 @@
 // scheduled sync under the default schedules (08:00 and 13:00), for changes spread evenly over a week,
 // plus the measured duration of the schedule's 3-day sync.
 import { Cron } from 'croner';
-import { DEFAULT_SCHEDULES, parseSchedules, type Schedule } from '../../src/config.js';
+import { DEFAULT_SCHEDULES, parseSchedules, type Schedule } from '../../src/config/config.js';
 import { startBenchEnvironment } from './environment.js';
 import { onCleanup, percentile, round, sleep } from './util.js';
 

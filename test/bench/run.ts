@@ -22,7 +22,7 @@
 // default 300), BENCH_WEBHOOK_RATE (deliveries per second, default 0.6: within WHOOP's 100 requests/minute).
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/config.js';
 import { ackBenchmark, type AckResult, type Ratios } from './ack.js';
 import type { LoadResult } from './load.js';
 import { backfillBenchmark, WARMUP_DAYS, type BackfillResult } from './backfill.js';

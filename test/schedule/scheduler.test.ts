@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, type Schedule } from '../../src/config.js';
+import { loadConfig, type Schedule } from '../../src/config/config.js';
 import { scheduleName, slotAt } from '../../src/schedule/scheduler.js';
 import { clearRecords } from '../support/records.js';
 import { startEnvironment, type Environment } from '../support/environment.js';

@@ -1,7 +1,7 @@
 // Builds the real app, on a real database, listening on a real port.
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TestDatabase } from './database.js';
 
 /** A Config produced by the real loader from a test environment (schedules off unless a test sets them). */

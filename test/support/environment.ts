@@ -1,6 +1,6 @@
 // A complete test environment: a fresh database, a fake WHOOP with one member and generated data, a fake
 // Slack, and the real app listening on a real port, configured exactly as a user would configure it.
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/config.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type Member } from '../fakes/whoop-server.js';

@@ -11,9 +11,9 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { WhoopApi } from '../whoop/api.js';
 import { WhoopApiError } from '../whoop/errors.js';
 import { InFlight } from '../util/in-flight.js';
-import { MAX_ATTEMPTS, type PendingEvent, type WebhookEvents } from '../webhooks/events.js';
-import { RESOURCES, type Resource } from './collections.js';
-import { SYNC_LOCK_KEY } from './engine.js';
+import { MAX_ATTEMPTS, type PendingEvent, type WebhookEvents } from './events.js';
+import { RESOURCES, type Resource } from '../sync/collections.js';
+import { SYNC_LOCK_KEY } from '../sync/engine.js';
 import {
   cycles,
   recoveries,
@@ -26,7 +26,7 @@ import {
   type ResourceSpec,
   type Sleep,
   type Workout,
-} from './resources.js';
+} from '../sync/resources.js';
 
 /** How long a notification waits for more deliveries before the pass starts. */
 const GATHER_MS = 100;

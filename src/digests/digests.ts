@@ -5,7 +5,7 @@
 import { Cron } from 'croner';
 import type { FastifyBaseLogger } from 'fastify';
 import { recoveryHrvChart } from '../charts/recovery-hrv.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { slotAt } from '../schedule/scheduler.js';
@@ -13,10 +13,10 @@ import type { SlackPoster } from '../slack/poster.js';
 import type { RunDispatcher } from '../sync/dispatcher.js';
 import type { SyncRuns } from '../sync/runs.js';
 import { InFlight } from '../util/in-flight.js';
-import { dailyRows, members, workoutsBySport } from './daily.js';
-import { addDays, localDay } from './days.js';
-import { dailyDigestMessage, weeklyReportMessage, type Freshness } from './digest-messages.js';
-import { BASELINE_DAYS, FLAG_RUN } from './insights.js';
+import { dailyRows, members, workoutsBySport } from '../reports/daily.js';
+import { addDays, localDay } from '../reports/days.js';
+import { dailyDigestMessage, weeklyReportMessage, type Freshness } from './messages.js';
+import { BASELINE_DAYS, FLAG_RUN } from '../reports/insights.js';
 
 export type DigestKind = 'daily' | 'weekly';
 export type DigestOutcome = 'posted' | 'posted_stale' | 'failed' | 'claimed_elsewhere';

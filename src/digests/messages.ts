@@ -1,9 +1,9 @@
 // The texts of the morning digest and the weekly report, as pure functions of the rows they describe.
 import { escapeSlackText, type RichMessage } from '../slack/messages.js';
-import type { DailyRow, Member, SportTotal } from './daily.js';
-import { addDays } from './days.js';
-import { change, dayLabel, duration, recovery, round, sleep, strain } from './format.js';
-import { baseline, byDay, flags, weekMeans, HRV_DROP, POOR_SLEEP_PERFORMANCE, type FlagKind, type WeekMeans } from './insights.js';
+import type { DailyRow, Member, SportTotal } from '../reports/daily.js';
+import { addDays } from '../reports/days.js';
+import { change, dayLabel, duration, recovery, round, sleep, strain } from '../reports/format.js';
+import { baseline, byDay, flags, weekMeans, HRV_DROP, POOR_SLEEP_PERFORMANCE, type FlagKind, type WeekMeans } from '../reports/insights.js';
 
 /** Whether the digest's data could be refreshed first. */
 export type Freshness = { ok: true } | { ok: false; reason: string; lastSuccess: Date | null };

@@ -1,7 +1,7 @@
 // DIGEST_DAILY and DIGEST_WEEKLY fire on their own: both set to a few seconds from now, the digest and the report
 // (with its PNG chart) arrive in SLACK_DIGEST_CHANNEL without any test hook.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import { pngSize } from '../support/png.js';
 

@@ -1,7 +1,7 @@
 // Starts the digest schedules once the app is ready; on shutdown stops them and gives a digest being posted a
 // few seconds to finish.
 import fp from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { SlackPoster } from '../slack/poster.js';
 import { Digests } from './digests.js';
 

@@ -2,7 +2,7 @@
 // whatever needs it. Nothing else in the service reads process.env.
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { MAX_DAYS, MIN_DAYS, parseDays } from './sync/days.js';
+import { MAX_DAYS, MIN_DAYS, parseDays } from './days.js';
 
 export const DEFAULT_SCHEDULES = '0 8 * * * = 3; 0 13 * * * = 3; 0 9 * * 0 = 30';
 
@@ -206,7 +206,7 @@ export class ConfigError extends Error {
 
 /**
  * Parses SYNC_SCHEDULES: entries separated by `;`, each `<cron expression> = <days>`, the days read by the
- * rule every entry point shares (src/sync/days.ts: a whole number, clamped into [1, 365]).
+ * rule every entry point shares (src/config/days.ts: a whole number, clamped into [1, 365]).
  * `off` (or `none`) disables scheduled syncs. Returns the schedules or the problem with the first bad entry.
  */
 export function parseSchedules(value: string): Schedule[] | string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, parseDays } from '../../src/sync/days.js';
+import { DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, parseDays } from '../../src/config/days.js';
 import { plural } from '../../src/util/plural.js';
 
 describe('parseDays', () => {
