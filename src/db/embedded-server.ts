@@ -217,8 +217,21 @@ async function start(
         stdio: ['ignore', log.fd, log.fd],
       },
     );
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    let spawnError: Error | undefined;
+    const exited = new Promise<number | null>((done) => {
+      child.once('exit', (code) => done(code));
+      // Emitted without 'exit' when the binary could not be started at all.
+      child.on('error', (error) => {
+        if (child.pid !== undefined) return;
+        spawnError = cannotRun(error, postgres, account);
+        done(null);
+      });
+    });
     const ready = await waitUntilReady(child, exited, paths.data);
+    if (spawnError) {
+      await log.close();
+      throw spawnError;
+    }
     if (ready) {
       await log.close();
       await writeFile(paths.owner, `${process.pid}\n`);
@@ -322,6 +335,19 @@ function rootHint(account: Account | undefined): string {
     : '';
 }
 
+/** A binary that could not be started: as root, usually a directory above it that the server's user cannot enter. */
+function cannotRun(error: unknown, command: string, account: Account | undefined): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (account && (code === 'EACCES' || code === 'EPERM')) {
+    return new Error(
+      `The embedded PostgreSQL server cannot start: ${command} cannot be run by user ${account.name} (uid ${account.uid}). ` +
+        'whoop-sync runs as root, so the server runs as that user, and every directory above node_modules and above ' +
+        'DATA_DIR must be searchable by it (chmod o+x), or run whoop-sync as another user.',
+    );
+  }
+  return new Error(`The embedded PostgreSQL server cannot start: running ${command} failed (${code ?? String(error)}).`);
+}
+
 function run(
   command: string,
   args: string[],
@@ -332,7 +358,7 @@ function run(
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.once('error', fail);
+    child.once('error', (error) => fail(cannotRun(error, command, account)));
     child.once('close', (code) => done({ code, text }));
   });
 }
