@@ -13,11 +13,11 @@
 // See docs/database.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { postgresBinaries } from './postgres-binaries.js';
+import { isAlive, signal } from '../util/processes.js';
 
 export interface EmbeddedServerOptions {
   dataDir: string;
@@ -365,35 +365,6 @@ function run(
 
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-5).join(' | ') || 'no output';
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A process that has exited stays a zombie until its parent reaps it. An orphaned server's parent is
-  // PID 1, which in a container may reap late: its data directory is free as soon as it is a zombie.
-  return !isZombie(pid);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    // /proc/<pid>/stat: "pid (comm) state …"; comm may hold spaces and parentheses, the state follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false; // no /proc (macOS): kill(pid, 0) is the answer
-  }
 }
 
 const exists = (path: string) => readFile(path).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');

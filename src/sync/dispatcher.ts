@@ -194,10 +194,9 @@ export class RunDispatcher {
     if (exhausted.length > 0) {
       const error = `its outcome could not be recorded after ${MAX_RESUMES + 1} attempts`;
       this.options.log.error({ runs: exhausted.slice(0, 20), count: exhausted.length }, `giving up sync runs: ${error}`);
-      await this.options.runs.finish(exhausted, 'failed', emptyCounts(), 0, error);
+      const runs = await this.options.runs.finish(exhausted, 'failed', emptyCounts(), 0, error);
       for (const id of exhausted) this.resumed.delete(id);
-      const runs = await Promise.all(exhausted.map((id) => this.options.runs.get(id)));
-      this.post(runs.filter((run) => run !== null).map(outcomeOf));
+      this.post(runs.map(outcomeOf));
       return;
     }
     this.options.log.warn({ runs: stuck.slice(0, 20), count: stuck.length }, 'resuming sync runs of this process that were left unfinished by a failed database write');

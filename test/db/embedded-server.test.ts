@@ -1,31 +1,14 @@
 // The service's own embedded PostgreSQL server, as a user meets it: the real entry point in a child
 // process with no DATABASE_URL, each case on its own DATA_DIR.
-import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/util/processes.js';
 import { runSyncCli, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const READY_MS = 90_000;
-
-/** Running, not exited: a zombie (exited, not yet reaped by PID 1) counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = (() => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      return ') Z'; // reaped meanwhile
-    }
-  })();
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-}
 
 async function postmaster(dataDir: string): Promise<{ pid: number; port: number; listen: string }> {
   const lines = (await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n');
