@@ -1,7 +1,7 @@
 // POST /slack/commands end to end: signed requests over HTTP, the real app, the fake WHOOP holding or
 // failing, and the fake Slack receiving the result messages.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, testConfig } from '../support/app.js';
+import { startApp, testConfig, type RunningApp } from '../support/app.js';
 import { createTestDatabase } from '../support/database.js';
 import { expectedIds } from '../support/expected.js';
 import { clearRecords } from '../support/records.js';
@@ -274,34 +274,36 @@ describe('/sync with allowlists and without a signing secret', () => {
     expect(await env.app.app.db.prisma.syncRun.count()).toBe(0);
   });
 
-  it('answers 503 when SLACK_SIGNING_SECRET is not configured', async () => {
+  /** `/sync 3`, signed, sent to another app on a database of its own, configured with `overrides`. */
+  async function commandToOtherApp(
+    overrides: Record<string, string>,
+    check: (response: Response, other: RunningApp) => Promise<void>,
+  ): Promise<void> {
     const db = await createTestDatabase();
-    const other = await startApp(testConfig(db, { ...env.env, SLACK_SIGNING_SECRET: '' }));
+    const other = await startApp(testConfig(db, { ...env.env, ...overrides }));
     try {
       const body = slashCommandBody('3');
-      const response = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
+      await check(await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body }), other);
+    } finally {
+      await other.close();
+      await db.drop();
+    }
+  }
+
+  it('answers 503 when SLACK_SIGNING_SECRET is not configured', async () => {
+    await commandToOtherApp({ SLACK_SIGNING_SECRET: '' }, async (response, other) => {
       expect(response.status).toBe(503);
       // It names what is missing.
       expect(await response.json()).toEqual({ error: 'Service Unavailable', message: 'SLACK_SIGNING_SECRET is not configured' });
       expect(await other.app.db.prisma.syncRun.count()).toBe(0);
-    } finally {
-      await other.close();
-      await db.drop();
-    }
+    });
   });
 
   it('tells the channel where to connect WHOOP when no account is connected, escaping the address', async () => {
-    const db = await createTestDatabase();
-    const other = await startApp(testConfig(db, { ...env.env, PUBLIC_URL: 'https://x.example/a&b' }));
-    try {
-      const body = slashCommandBody('3');
-      const ack = await fetch(`${other.url}/slack/commands`, { method: 'POST', headers: signedHeaders(body, undefined, SIGNING_SECRET), body });
+    await commandToOtherApp({ PUBLIC_URL: 'https://x.example/a&b' }, async (ack) => {
       expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 3 days...' });
       const [message] = await env.slack.waitForMessages(1);
       expect(message!.text).toBe('❌ No WHOOP account is connected yet: connect one at https://x.example/a&amp;b/oauth/whoop');
-    } finally {
-      await other.close();
-      await db.drop();
-    }
+    });
   });
 });

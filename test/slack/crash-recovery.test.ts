@@ -2,19 +2,13 @@
 // chance to clean up) is run and answered by the next start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
-import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { sendCommand, serviceEnv } from '../support/environment.js';
+import type { FakeSlack } from '../fakes/slack-server.js';
+import type { FakeWhoop } from '../fakes/whoop-server.js';
+import type { TestDatabase } from '../support/database.js';
+import { sendCommand } from '../support/environment.js';
 import { startServerProcess } from '../support/server-process.js';
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from '../support/until.js';
+import { processFixture, type ProcessFixture } from '../support/process-fixture.js';
 
 describe('a /sync interrupted by a killed or stopped process', () => {
   let whoop: FakeWhoop;
@@ -22,19 +16,13 @@ describe('a /sync interrupted by a killed or stopped process', () => {
   let testDb: TestDatabase;
   let env: Record<string, string>;
 
+  let fixture: ProcessFixture | undefined;
+
   beforeAll(async () => {
-    whoop = await startFakeWhoop();
-    slack = await startFakeSlack();
-    const member = whoop.addMember();
-    whoop.generate(member.user_id, { days: 10 });
-    testDb = await createTestDatabase();
-    env = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off' };
+    fixture = await processFixture();
+    ({ whoop, slack, testDb, env } = fixture);
   });
-  afterAll(async () => {
-    await whoop?.close();
-    await slack?.close();
-    await testDb?.drop();
-  });
+  afterAll(async () => fixture?.close());
 
   it('is run again and answered after the restart', async () => {
     const first = startServerProcess(env);

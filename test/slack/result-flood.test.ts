@@ -5,18 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
+import { until } from '../support/until.js';
 
 const COMMANDS = 40;
 // 40 posts four at a time take ten seconds: longer than shutdown waits for them (5 s).
 const POST_DELAY_MS = 1_000;
-
-async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('result messages after a flood of /sync commands', () => {
   let env: Environment;
@@ -38,10 +31,10 @@ describe('result messages after a flood of /sync commands', () => {
     // Every chat.postMessage takes a while, so that reports overlap.
     env.slack.failAlways({ delayMs: POST_DELAY_MS }, { method: 'chat.postMessage' });
     release();
-    await until(async () => (await prisma.syncRun.count({ where: { status: 'succeeded' } })) === COMMANDS, 'every run to finish');
+    await until(async () => (await prisma.syncRun.count({ where: { status: 'succeeded' } })) === COMMANDS, 'every run to finish', 30_000);
 
     // Each post takes POST_DELAY_MS: the messages answered within less than that were in flight together.
-    await until(() => env.slack.messages.length >= 8, 'eight result messages');
+    await until(() => env.slack.messages.length >= 8, 'eight result messages', 30_000);
     const times = env.slack.messages.map((message) => message.at.getTime());
     const together = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + POST_DELAY_MS * 0.9).length));
     expect(together).toBeLessThanOrEqual(4);

@@ -3,42 +3,25 @@
 // /sync envelope was acknowledged, or after its ack was lost; the next start finishes the run, and an
 // envelope Slack sends again meanwhile starts no second run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
-import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { serviceEnv } from '../support/environment.js';
+import type { FakeSlack } from '../fakes/slack-server.js';
+import type { FakeWhoop } from '../fakes/whoop-server.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { processFixture, type ProcessFixture } from '../support/process-fixture.js';
 
 describe('a /sync over Socket Mode interrupted by a killed process', () => {
   let whoop: FakeWhoop;
   let slack: FakeSlack;
-  let testDb: TestDatabase;
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    whoop = await startFakeWhoop();
-    slack = await startFakeSlack();
-    const member = whoop.addMember();
-    whoop.generate(member.user_id, { days: 10 });
-    testDb = await createTestDatabase();
-    env = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off', SLACK_APP_TOKEN: slack.socket.appToken };
-    delete env.SLACK_SIGNING_SECRET;
-  });
-  afterAll(async () => {
-    await whoop?.close();
-    await slack?.close();
-    await testDb?.drop();
-  });
+  let fixture: ProcessFixture | undefined;
 
-  const runs = async () => {
-    const db = await openDatabase(testDb);
-    try {
-      return await db.prisma.syncRun.findMany({ orderBy: { id: 'asc' } });
-    } finally {
-      await db.close();
-    }
-  };
+  beforeAll(async () => {
+    fixture = await processFixture({ SLACK_SIGNING_SECRET: undefined });
+    ({ whoop, slack, env } = fixture);
+    env.SLACK_APP_TOKEN = slack.socket.appToken;
+  });
+  afterAll(async () => fixture?.close());
+  const runs = () => fixture!.runs();
 
   /** Starts the service and waits for its Socket Mode connection. */
   async function start(): Promise<ServerProcess> {

@@ -2,53 +2,30 @@
 // messages are being posted. The next start resumes the joined runs as one execution and delivers every
 // result at least once.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
-import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { sendCommand, serviceEnv } from '../support/environment.js';
+import type { FakeSlack } from '../fakes/slack-server.js';
+import type { FakeWhoop } from '../fakes/whoop-server.js';
+import { sendCommand } from '../support/environment.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from '../support/until.js';
+import { processFixture, type ProcessFixture } from '../support/process-fixture.js';
 
 describe('the pipeline after a killed process', () => {
   let whoop: FakeWhoop;
   let slack: FakeSlack;
-  let testDb: TestDatabase;
   let env: Record<string, string>;
-  const runs = async () => {
-    const db = await openDatabase(testDb);
-    try {
-      return await db.prisma.syncRun.findMany({ orderBy: { id: 'asc' } });
-    } finally {
-      await db.close();
-    }
-  };
+  let fixture: ProcessFixture | undefined;
+  const runs = () => fixture!.runs();
   const firstCyclePages = () => whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && !r.query.nextToken && r.status === 200).length;
 
   beforeAll(async () => {
-    whoop = await startFakeWhoop();
-    slack = await startFakeSlack();
-    const member = whoop.addMember();
-    whoop.generate(member.user_id, { days: 10 });
-    testDb = await createTestDatabase();
-    env = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off' };
+    fixture = await processFixture();
+    ({ whoop, slack, env } = fixture);
   });
   beforeEach(() => {
     slack.reset();
     whoop.resetStats();
   });
-  afterAll(async () => {
-    await whoop?.close();
-    await slack?.close();
-    await testDb?.drop();
-  });
+  afterAll(async () => fixture?.close());
 
   async function killed(first: ServerProcess): Promise<void> {
     first.child.kill('SIGKILL');

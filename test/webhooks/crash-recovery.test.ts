@@ -7,7 +7,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { serviceEnv } from '../support/environment.js';
 import { startServerProcess } from '../support/server-process.js';
 import { storedCount } from '../support/records.js';
-import { deliver, until } from './support.js';
+import { until } from '../support/until.js';
+import { deliver } from './support.js';
 
 describe('a webhook interrupted by a killed process', () => {
   let whoop: FakeWhoop;

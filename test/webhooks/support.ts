@@ -1,24 +1,13 @@
 // Helpers for the webhook tests: deliveries through the fake WHOOP, and waiting for the worker.
 import type { Database } from '../../src/db/database.js';
 import type { FakeWhoop, WebhookDeliveryOptions, WebhookEvent } from '../fakes/whoop-server.js';
+import { until } from '../support/until.js';
 
 export type EventInput = Omit<WebhookEvent, 'trace_id'> & { trace_id?: string };
 
 /** One delivery to the service, without WHOOP's retries unless asked. */
 export function deliver(whoop: FakeWhoop, baseUrl: string, event: EventInput, options: WebhookDeliveryOptions = {}) {
   return whoop.deliverWebhook(`${baseUrl}/webhooks/whoop`, event, { retryDelaysMs: [], ...options });
-}
-
-export async function until(
-  condition: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** Waits until every recorded event was processed (or given up). */

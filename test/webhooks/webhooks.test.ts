@@ -4,7 +4,8 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import { clearRecords, storedCount, storedRow } from '../support/records.js';
-import { apiPaths, deliver, processed, until, type EventInput } from './support.js';
+import { until } from '../support/until.js';
+import { apiPaths, deliver, processed, type EventInput } from './support.js';
 
 describe('WHOOP webhooks', () => {
   let env: Environment;
