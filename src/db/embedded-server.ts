@@ -13,9 +13,9 @@
 // See docs/database.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { postgresBinaries } from './postgres-binaries.js';
 import { isAlive, signal } from '../util/processes.js';
 
@@ -63,6 +63,7 @@ export async function openEmbeddedServer(options: EmbeddedServerOptions): Promis
   };
   await mkdir(directory, { recursive: true });
   await refuseFormerLayouts(directory);
+  await refuseUnreachable(directory);
 
   const running = await runningServer(paths.data);
   if (running) {
@@ -88,6 +89,39 @@ async function refuseFormerLayouts(directory: string): Promise<void> {
       'aside (or point DATA_DIR elsewhere) and start again; then reconnect WHOOP at /oauth/whoop and run `/sync 365` ' +
       'in Slack: that restores everything the old database held.',
   );
+}
+
+/**
+ * Run by root, the server runs as another user (see serverAccount), who must be able to enter DATA_DIR, the
+ * binaries' directory and every directory above them. A clone under /root (mode 0700) is the usual case
+ * where it cannot: one message naming the directory, rather than initdb or postgres failing with EACCES.
+ */
+async function refuseUnreachable(directory: string): Promise<void> {
+  const account = await serverAccount();
+  if (!account) return;
+  const { postgres } = await postgresBinaries();
+  for (const [what, path] of [['DATA_DIR', directory], ['the PostgreSQL binaries', dirname(postgres)]] as const) {
+    const closed = await firstClosedDirectory(path, account);
+    if (!closed) continue;
+    throw new EmbeddedDataError(
+      `whoop-sync runs as root and PostgreSQL refuses to, so the embedded server runs as user ${account.name} ` +
+        `(uid ${account.uid}), who cannot enter ${closed} on the way to ${what} (${path}). Run whoop-sync as ` +
+        `another user, keep it and DATA_DIR under a directory others may enter (such as /opt or /srv), allow ` +
+        `entering it (chmod o+x ${closed}), or set DATABASE_URL to a PostgreSQL server of your own.`,
+    );
+  }
+}
+
+/** The first of `path` and the directories above it, from the root down, that `account` may not enter. */
+async function firstClosedDirectory(path: string, account: Account): Promise<string | undefined> {
+  const directories = [path];
+  while (dirname(directories[0]!) !== directories[0]) directories.unshift(dirname(directories[0]!));
+  for (const directory of directories) {
+    const { mode, uid, gid } = await stat(directory);
+    const search = uid === account.uid ? 0o100 : gid === account.gid ? 0o010 : 0o001;
+    if ((mode & search) === 0) return directory;
+  }
+  return undefined;
 }
 
 function shared(directory: string, port: number, password: string): EmbeddedServer {

@@ -158,3 +158,25 @@ describe('a DATA_DIR of the former PGlite default', { timeout: READY_MS }, () =>
     }
   });
 });
+
+describe.runIf(process.getuid?.() === 0)('run by root, with DATA_DIR below a directory only root may enter', { timeout: READY_MS }, () => {
+  it('is refused with one message naming that directory and the ways out, and creates no database', async () => {
+    // A clone under /root: the server runs as another user, who cannot get through a 0700 directory.
+    const closed = await mkdtemp(join(tmpdir(), 'whoop-sync-private-'));
+    await chmod(closed, 0o700);
+    const dataDir = join(closed, 'data');
+    try {
+      const server = startServerProcess({ DATA_DIR: dataDir });
+      const { code } = await server.exited;
+      expect(code).toBe(1);
+      const lines = server.output().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^whoop-sync: start-up failed: whoop-sync runs as root and PostgreSQL refuses to/);
+      expect(lines[0]).toContain(`cannot enter ${closed} on the way to DATA_DIR (${dataDir})`);
+      expect(lines[0]).toContain(`chmod o+x ${closed}`);
+      expect(await readdir(dataDir)).toEqual([]);
+    } finally {
+      await rm(closed, { recursive: true, force: true });
+    }
+  });
+});
