@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { postgresBinaries } from './postgres-binaries.js';
+import { mirrorBinaries, postgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
 import { isAlive, signal } from '../util/processes.js';
 
 export interface EmbeddedServerOptions {
@@ -92,24 +92,30 @@ async function refuseFormerLayouts(directory: string): Promise<void> {
 }
 
 /**
- * Run by root, the server runs as another user (see serverAccount), who must be able to enter DATA_DIR, the
- * binaries' directory and every directory above them. A clone under /root (mode 0700) is the usual case
+ * Run by root, the server runs as another user (see serverAccount), who must be able to enter DATA_DIR and
+ * every directory above it. A clone under /root (mode 0700) with the default DATA_DIR is the usual case
  * where it cannot: one message naming the directory, rather than initdb or postgres failing with EACCES.
  */
 async function refuseUnreachable(directory: string): Promise<void> {
   const account = await serverAccount();
-  if (!account) return;
-  const { postgres } = await postgresBinaries();
-  for (const [what, path] of [['DATA_DIR', directory], ['the PostgreSQL binaries', dirname(postgres)]] as const) {
-    const closed = await firstClosedDirectory(path, account);
-    if (!closed) continue;
-    throw new EmbeddedDataError(
-      `whoop-sync runs as root and PostgreSQL refuses to, so the embedded server runs as user ${account.name} ` +
-        `(uid ${account.uid}), who cannot enter ${closed} on the way to ${what} (${path}). Run whoop-sync as ` +
-        `another user, keep it and DATA_DIR under a directory others may enter (such as /opt or /srv), allow ` +
-        `entering it (chmod o+x ${closed}), or set DATABASE_URL to a PostgreSQL server of your own.`,
-    );
-  }
+  const closed = account && (await firstClosedDirectory(directory, account));
+  if (!closed) return;
+  throw new EmbeddedDataError(
+    `whoop-sync runs as root and PostgreSQL refuses to, so the embedded server runs as user ${account.name} ` +
+      `(uid ${account.uid}), who cannot enter ${closed} on the way to DATA_DIR (${directory}). Set DATA_DIR to ` +
+      `a directory others may enter (such as /var/lib/whoop-sync), allow entering it (chmod o+x ${closed}), run ` +
+      'whoop-sync as another user, or set DATABASE_URL to a PostgreSQL server of your own.',
+  );
+}
+
+/**
+ * The binaries the server's user can run: node_modules' own, or their mirror in DATA_DIR when run by root
+ * from a directory that user cannot enter (a clone under /root).
+ */
+async function serverBinaries(directory: string, account: Account | undefined): Promise<PostgresBinaries> {
+  const binaries = await postgresBinaries();
+  if (!account || !(await firstClosedDirectory(binaries.native, account))) return binaries;
+  return mirrorBinaries(binaries, join(directory, 'postgres-binaries'));
 }
 
 /** The first of `path` and the directories above it, from the root down, that `account` may not enter. */
@@ -178,8 +184,8 @@ async function stopOrphan(pid: number, data: string): Promise<void> {
 }
 
 async function initialise(paths: { data: string; init: string; password: string }, durable: boolean): Promise<void> {
-  const { initdb } = await postgresBinaries();
   const account = await serverAccount();
+  const { initdb } = await serverBinaries(dirname(paths.data), account);
   // initdb writes into a scratch directory renamed into place once complete: a first start interrupted
   // half-way leaves nothing that looks like a database.
   await rm(paths.init, { recursive: true, force: true });
@@ -227,8 +233,8 @@ async function start(
   password: string,
   options: EmbeddedServerOptions,
 ): Promise<EmbeddedServer> {
-  const { postgres } = await postgresBinaries();
   const account = await serverAccount();
+  const { postgres } = await serverBinaries(directory, account);
   // The port is chosen free just before the server binds it; another program may take it in between.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();

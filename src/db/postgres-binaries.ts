@@ -4,13 +4,17 @@
 // in an install script; npm 11 may not run that script, and `npm ci --ignore-scripts` never does. So they
 // are created here, from the package's own list, before the server is first run: idempotent, and done
 // once per process.
-import { lstat, readFile, symlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 
 export interface PostgresBinaries {
   initdb: string;
   postgres: string;
+  /** The package's `native` directory: `bin/`, `lib/` and `share/`, found by the binaries relative to themselves. */
+  native: string;
+  /** The package's version, which names its mirror (see mirrorBinaries). */
+  version: string;
 }
 
 const SUPPORTED = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'darwin-x64'];
@@ -40,7 +44,46 @@ async function locate(): Promise<PostgresBinaries> {
     );
   }
   await hydrateSymlinks(root);
-  return { initdb: join(root, 'native/bin/initdb'), postgres: join(root, 'native/bin/postgres') };
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+  return binariesIn(join(root, 'native'), version);
+}
+
+function binariesIn(native: string, version: string): PostgresBinaries {
+  return { initdb: join(native, 'bin/initdb'), postgres: join(native, 'bin/postgres'), native, version };
+}
+
+/**
+ * The same binaries under `directory/<version>`, for a server user who cannot reach node_modules (run by
+ * root from a clone under /root). Files are hard links where the filesystem allows (no space, no time),
+ * copies otherwise; built in a scratch directory renamed into place, so a half-made mirror is never used.
+ */
+export async function mirrorBinaries(binaries: PostgresBinaries, directory: string): Promise<PostgresBinaries> {
+  const target = join(directory, binaries.version);
+  const mirrored = binariesIn(target, binaries.version);
+  if (await lstat(mirrored.postgres).then(() => true, () => false)) return mirrored;
+  await mkdir(directory, { recursive: true, mode: 0o755 });
+  const scratch = `${target}.new-${process.pid}`;
+  await rm(scratch, { recursive: true, force: true });
+  await mirror(binaries.native, scratch);
+  try {
+    await rename(scratch, target);
+  } catch (error) {
+    await rm(scratch, { recursive: true, force: true });
+    // Another process (the CLI beside the service) finished the same mirror first.
+    if (!(await lstat(mirrored.postgres).then(() => true, () => false))) throw error;
+  }
+  return mirrored;
+}
+
+async function mirror(from: string, to: string): Promise<void> {
+  await mkdir(to, { mode: 0o755 });
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const destination = join(to, entry.name);
+    if (entry.isDirectory()) await mirror(source, destination);
+    else if (entry.isSymbolicLink()) await symlink(await readlink(source), destination);
+    else await link(source, destination).catch(() => copyFile(source, destination));
+  }
 }
 
 async function hydrateSymlinks(root: string): Promise<void> {

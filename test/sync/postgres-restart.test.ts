@@ -3,7 +3,7 @@
 // names is left alone), points the service at it with DATABASE_URL, and stops and starts it with pg_ctl
 // during a /sync whose WHOOP answers are held.
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForDatabase } from '../../src/db/connect.js';
 import { openDatabase } from '../../src/db/database.js';
 import { openEmbeddedServer } from '../../src/db/embedded-server.js';
-import { postgresBinaries } from '../../src/db/postgres-binaries.js';
 import { isTransientDatabaseError } from '../../src/sync/database-retry.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import type { TestDatabase } from '../support/database.js';
@@ -24,7 +23,10 @@ async function ownServer() {
   await chmod(dataDir, 0o755); // run as root, the server's own user must reach it
   const server = await openEmbeddedServer({ dataDir, durable: false, maxConnections: 50 });
   const data = join(dataDir, 'postgres');
-  const pgCtl = join(dirname((await postgresBinaries()).postgres), 'pg_ctl');
+  // Beside the binary the server runs (postmaster.opts starts with its path): node_modules' own, or the
+  // mirror a server run by root from a closed directory uses.
+  const postgres = (await readFile(join(data, 'postmaster.opts'), 'utf8')).split(' ')[0]!;
+  const pgCtl = join(dirname(postgres), 'pg_ctl');
   const { uid, gid } = await stat(data);
   const ctl = (...args: string[]) =>
     new Promise<void>((resolve, reject) => {
