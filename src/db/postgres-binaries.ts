@@ -72,6 +72,10 @@ export async function mirrorBinaries(binaries: PostgresBinaries, directory: stri
     // Another process (the CLI beside the service) finished the same mirror first.
     if (!(await lstat(mirrored.postgres).then(() => true, () => false))) throw error;
   }
+  // The mirror of a version this install no longer has (an upgrade) is of no use.
+  for (const entry of await readdir(directory)) {
+    if (entry !== binaries.version && !entry.includes('.new-')) await rm(join(directory, entry), { recursive: true, force: true });
+  }
   return mirrored;
 }
 
