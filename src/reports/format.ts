@@ -50,6 +50,10 @@ export function strain(row: Pick<DailyRow, 'cycleState' | 'strain'> | undefined)
 }
 
 /** `Tue 1 Dec` for a `YYYY-MM-DD` day. */
+// One formatter for every label: building one costs far more than formatting with it, and a flood of
+// /sync results formats a label per account and run.
+const DAY_LABEL = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' });
+
 export function dayLabel(day: string): string {
-  return new Date(`${day}T12:00:00Z`).toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' });
+  return DAY_LABEL.format(new Date(`${day}T12:00:00Z`));
 }

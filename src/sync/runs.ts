@@ -3,6 +3,7 @@
 import type { Database } from '../db/database.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
 import type { Resource } from './collections.js';
+import { batched } from '../util/batch.js';
 
 interface ResourceCounts {
   upserted: number;
@@ -107,36 +108,27 @@ const INSERT_ENVELOPE_RUN = `
 
 /**
  * Records requested runs, writing the requests that arrive while earlier writes are in flight with one
- * INSERT … RETURNING. This is the ack path's only database write: under a burst of /sync commands it costs
- * one round trip per batch instead of one per request, holds at most two connections, and a single
- * request waits for nothing. It goes to the driver directly: through the Prisma client, building the
- * statement cost more CPU per request than everything else on the ack path together.
+ * INSERT … RETURNING (util/batch.ts). With the replay check, batched the same way, this is the ack path's
+ * database work: under a burst of /sync commands it costs one round trip per batch instead of one per
+ * request, holds at most two connections, and a single request waits for nothing. It goes to the driver
+ * directly: through the Prisma client, building the statement cost more CPU per request than everything
+ * else on the ack path together.
  */
-function runRecorder(db: Database, owner: string) {
-  type Waiting = { request: SyncRequest; resolve: (run: RecordedRun) => void; reject: (error: unknown) => void };
-  const waiting: Waiting[] = [];
-  let flushing = 0;
-
-  async function flush(): Promise<void> {
-    const batch = waiting.splice(0, MAX_BATCH);
-    flushing++;
-    try {
-      const requests = batch.map(({ request }) => request);
+function runRecorder(db: Database, owner: string): (request: SyncRequest) => Promise<RecordedRun> {
+  return batched(
+    async (requests: SyncRequest[]) => {
       const rows =
         requests.length <= FEW_RUNS
-          ? await db.query<{ id: number }>(
-              INSERT_FEW_RUNS[requests.length - 1]!,
-              [
-                owner,
-                ...requests.flatMap((request) => [
-                  request.trigger,
-                  request.days,
-                  request.requestedBy ?? null,
-                  request.channelId ?? null,
-                  request.responseUrl ?? null,
-                ]),
-              ],
-            )
+          ? await db.query<{ id: number }>(INSERT_FEW_RUNS[requests.length - 1]!, [
+              owner,
+              ...requests.flatMap((request) => [
+                request.trigger,
+                request.days,
+                request.requestedBy ?? null,
+                request.channelId ?? null,
+                request.responseUrl ?? null,
+              ]),
+            ])
           : await db.query<{ id: number }>(INSERT_MANY_RUNS, [
               requests.map((request) => request.trigger),
               requests.map((request) => request.days),
@@ -146,25 +138,10 @@ function runRecorder(db: Database, owner: string) {
               owner,
             ]);
       // Ids are drawn in the order of the rows inserted, which is the order of the batch.
-      const ids = rows.map((row) => Number(row.id)).sort((a, b) => a - b);
-      if (ids.length !== batch.length) throw new Error(`recorded ${ids.length} of ${batch.length} sync runs`);
-      batch.forEach(({ resolve }, index) => resolve({ id: ids[index]! }));
-    } catch (error) {
-      for (const { reject } of batch) reject(error);
-    } finally {
-      flushing--;
-      if (waiting.length > 0) void flush();
-    }
-  }
-
-  return (request: SyncRequest): Promise<RecordedRun> =>
-    new Promise((resolve, reject) => {
-      waiting.push({ request, resolve, reject });
-      // Let the requests of this turn of the event loop gather first.
-      if (waiting.length === 1 && flushing < MAX_FLUSHES) {
-        setImmediate(() => void (waiting.length > 0 && flushing < MAX_FLUSHES && flush()));
-      }
-    });
+      return rows.map((row) => ({ id: Number(row.id) })).sort((a, b) => a.id - b.id);
+    },
+    { maxBatch: MAX_BATCH, maxInFlight: MAX_FLUSHES },
+  );
 }
 
 /** A run whose result has a message to deliver (schedules only with a report channel; see the reporter). */

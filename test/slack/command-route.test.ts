@@ -217,6 +217,19 @@ describe('the /sync slash command', () => {
     });
   });
 
+  it('accepts one of the same signed request sent many times at once, and refuses the others as replays', async () => {
+    // Sent together, they reach the replay check in one batch: one statement, one signature in it.
+    const body = slashCommandBody('2');
+    const headers = signedHeaders(body);
+    const responses = await Promise.all(Array.from({ length: 5 }, () => post(body, headers)));
+    expect(responses.map((response) => response.status).sort()).toEqual([200, 401, 401, 401, 401]);
+    // Different signed requests in the same batch are each accepted.
+    const others = await Promise.all(['3', '4', '5'].map((text) => env.command(text)));
+    expect(others.map((response) => response.status)).toEqual([200, 200, 200]);
+    await settled();
+    expect(await runCount()).toBe(4);
+  });
+
   it('refuses other content types (415) and oversized bodies (413)', async () => {
     const json = await fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"command":"/sync"}' });
     expect(json.status).toBe(415);
