@@ -23,6 +23,7 @@ import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-serv
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SIGNING_SECRET, signedHeaders, slashCommandBody } from '../support/environment.js';
+import { until } from '../support/until.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // A recording proxy in front of the fake WHOOP
@@ -234,6 +235,13 @@ describe('secrets never reach the logs', () => {
     await sync('1');
     slack.failAlways(null);
     slack.failResponseUrls(null);
+    // The two results Slack refused are retried with backoff: wait until they are delivered, so that they do
+    // not arrive after, and stand in for, the results the steps below look at.
+    await until(
+      async () => (await app.app.db.prisma.syncRun.count({ where: { reportedAt: null, reportGaveUpAt: null } })) === 0,
+      'the refused results to be delivered on a retry',
+      60_000,
+    );
 
     // 7. Refused Slack requests: wrong secret, tampered body, stale timestamp, replay.
     const body = slashCommandBody('5');
