@@ -103,5 +103,5 @@ describe('the sync engine against the fake WHOOP', () => {
     expect(h.env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle' && !r.query.nextToken)).toHaveLength(1);
     const statuses = await db.query<{ status: string; count: number }>(`SELECT status::text, count(*)::int AS count FROM sync_runs WHERE id >= $1 GROUP BY status`, [first!.id]);
     expect(statuses).toEqual([{ status: 'succeeded', count: 150_000 }]);
-  }, 180_000); // 15–35 s in CI; the limit only catches a hang
+  }, 180_000); // catches a hang; how fast it goes is not what this test checks
 });
