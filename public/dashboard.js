@@ -36,21 +36,40 @@
       el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((cell) => el('td', {}, cell))))));
   }
 
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+  // The charts' date format (YYYY-MM-DD, src/charts/days.ts), with the time in the browser's zone.
+  const pad = (n) => String(n).padStart(2, '0');
+  const when = (iso) => {
+    if (!iso) return '—';
+    const t = new Date(iso);
+    return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())} ${pad(t.getHours())}:${pad(t.getMinutes())}`;
+  };
   const duration = (ms) => (ms === null ? '—' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
   const counts = (c) => (c ? Object.entries(c).map(([resource, n]) => `${resource} ${n.upserted}`).join(', ') : '—');
   const memberName = (account) => account.name || `WHOOP member ${account.userId}`;
+
+  // The operator's page holds the Connect form with the CSRF token; a member's page has neither.
+  const operator = () => overview.viewer === 'operator';
+  const csrf = () => document.querySelector('#connect-form input[name=_csrf]').value;
+
+  /** A button that posts to `action` with the page's CSRF token. */
+  function postButton(action, label) {
+    return el('form', { method: 'post', action, class: 'inline' },
+      el('input', { type: 'hidden', name: '_csrf', value: csrf() }), el('button', { type: 'submit' }, label));
+  }
 
   function renderOverview() {
     const accounts = overview.accounts.map((account) => {
       const state = el('span', { class: `status-${account.status}` },
         account.reauthorizationRequired ? 'Re-authorization required' : 'Active');
-      const action = account.reauthorizationRequired ? el('a', { class: 'button', href: '/oauth/whoop' }, 'Reconnect') : '';
-      return [memberName(account), state, account.reason || '', action];
+      const actions = el('span', {});
+      if (operator()) {
+        if (account.reauthorizationRequired) actions.append(el('button', { type: 'submit', form: 'connect-form' }, 'Reconnect'));
+        actions.append(postButton(`/dashboard/members/${encodeURIComponent(account.userId)}/revoke`, 'Revoke access'));
+      }
+      return [memberName(account), state, account.reason || '', actions];
     });
     document.getElementById('accounts').replaceChildren(
-      table(['Member', 'State', 'Reason', ''], accounts, 'No WHOOP account is connected yet.'),
-      el('p', {}, el('a', { href: '/oauth/whoop' }, 'Connect a WHOOP account')));
+      table(['Member', 'State', 'Reason', ''], accounts, 'No WHOOP account is connected yet.'));
     const runs = overview.recentRuns.map((run) => [
       run.trigger,
       run.window ? `${run.days} d: ${when(run.window.start)} → ${when(run.window.end)}` : `${run.days} d`,
@@ -68,32 +87,61 @@
     document.getElementById('digests').replaceChildren(table(['Digest', 'Next run'], digests, 'No digest is scheduled.'));
   }
 
+  // A range clicked while the previous one is still drawing starts a new drawing; the older one stops at its
+  // next step instead of adding its charts to the page.
+  let drawing = 0;
+
   async function renderMembers() {
+    const mine = ++drawing;
     const container = document.getElementById('members');
     if (overview.accounts.length === 0) {
-      container.replaceChildren(el('section', {}, el('p', {}, 'No WHOOP account is connected yet. ', el('a', { href: '/oauth/whoop' }, 'Connect one'), '.')));
+      container.replaceChildren(el('section', {}, el('p', {}, 'No WHOOP account is connected yet.')));
       return;
     }
     container.replaceChildren();
     // One member after the other, each section in the page before its charts are drawn: a chart sized
     // to its container needs the container's width.
-    for (const account of overview.accounts) await renderMember(account, container);
+    for (const account of overview.accounts) {
+      if (mine !== drawing) return;
+      await renderMember(account, container, mine);
+    }
+    if (mine !== drawing) return;
     document.getElementById('range-note').textContent = `Showing the last ${range} days.`;
     document.body.dataset.range = String(range);
     document.body.dataset.ready = 'true';
   }
 
-  async function renderMember(account, container) {
+  // The member's whole history, per table, as CSV and JSON (GET /export/…, behind the same sign-in).
+  function downloads(userId) {
+    const links = ['daily', 'cycles', 'recoveries', 'sleeps', 'workouts'].flatMap((table) => [
+      ' ', table, ' ',
+      ...['csv', 'json'].flatMap((format, i) => [
+        i > 0 ? '/' : '',
+        el('a', { href: `/export/${table}.${format}?member=${encodeURIComponent(userId)}`, download: '', 'data-export': `${table}.${format}` }, format.toUpperCase()),
+      ]),
+    ]);
+    return el('p', { class: 'note downloads' }, 'Download all:', ...links);
+  }
+
+  async function renderMember(account, container, mine) {
     const data = await getJson(`/dashboard/api/members/${encodeURIComponent(account.userId)}/charts?range=${range}`);
+    if (mine !== drawing) return;
     const section = el('section', { class: 'member', 'data-user-id': account.userId }, el('h2', {}, memberName(account)));
     const zones = Object.entries(data.recoveryZones).map(([zone, n]) => `${zone}: ${n} day${n === 1 ? '' : 's'}`).join(' · ');
     section.append(el('p', { class: 'note' }, `${data.days} days with data since ${data.from}.`));
+    // The whole-history backfill: how far back it has reached, and what is left while it runs.
+    const history = overview.history.members.find((member) => member.userId === account.userId);
+    if (history) section.append(el('p', { class: 'note history', 'data-history': history.complete ? 'complete' : 'running' }, `WHOOP ${history.text}.`));
+    section.append(downloads(account.userId));
     container.append(section);
     for (const [key, title] of CHARTS) {
+      if (mine !== drawing) return;
       const chart = el('div', { class: 'chart', 'data-chart': key, role: 'img', 'aria-label': `${title}: ${data.charts[key].description}` });
       section.append(el('h3', {}, title), chart);
       if (key === 'recovery') section.append(el('p', { class: 'note zones' }, `Zones: ${zones}`));
-      await vegaEmbed(chart, data.charts[key], { renderer: 'svg', actions: false, ast: true });
+      const { view } = await vegaEmbed(chart, data.charts[key], { renderer: 'svg', actions: false, ast: true });
+      // The days the chart covers, as drawn: every chart of a member shows the same ones.
+      chart.dataset.xDomain = view.scale('x').domain().map(Number).join(',');
     }
   }
 

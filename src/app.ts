@@ -8,12 +8,17 @@ import { AccessLog } from './http/access-log.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { slackCommandRoutes } from './slack/command-route.js';
+import { interactivityRoutes } from './slack/interactivity.js';
 import { loggerOptions } from './logger.js';
+import { forgetMember } from './members/forget.js';
+import { linkRoutes } from './team/link-routes.js';
+import members from './team/plugin.js';
 import metrics from './metrics/plugin.js';
 import { connectRoutes } from './whoop/connect-routes.js';
 import whoop from './whoop/plugin.js';
 import sync from './sync/plugin.js';
 import slackSocket from './slack/socket-plugin.js';
+import slackWorkspace from './slack/workspace.js';
 import schedule from './schedule/plugin.js';
 import digests from './digests/plugin.js';
 import { metricsRoutes } from './http/metrics.js';
@@ -21,8 +26,10 @@ import { statusRoutes } from './http/status.js';
 import webhooks from './webhooks/plugin.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { SlackPoster } from './slack/poster.js';
+import { historyCompleteText } from './slack/messages.js';
 import { Reporter } from './slack/reporter.js';
 import { homeRoutes } from './http/home.js';
+import { mcpRoutes } from './mcp/route.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +41,11 @@ export interface AppOptions {
   /** Replaces the default logger (tests capture or silence logs through this). */
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
+  /**
+   * A one-off command (`npm run sync`) may use the embedded database of a service running on the same
+   * DATA_DIR; the service itself refuses to start beside another one (default false).
+   */
+  sharedDatabase?: boolean;
 }
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -63,14 +75,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(rateLimit, { global: false });
 
   await app.register(metrics);
-  await app.register(database, { config });
+  await app.register(database, { config, sharedDatabase: options.sharedDatabase ?? false });
+  await app.register(members);
   await app.register(whoop, { config });
+  // `/whoop forget` (slack/) does what `npm run forget` does; members/ sits above slack/, so it is wired in here.
+  const forget = (userId: bigint) => forgetMember({ db: app.db, api: app.whoop.api }, userId);
+  // Before both Slack ingresses: they refuse commands from other workspaces and apps.
+  await app.register(slackWorkspace, { config });
   // Before sync: its shutdown hook closes the Slack connection before sync's waits for running work.
-  await app.register(slackSocket, { config });
+  await app.register(slackSocket, { config, forget });
   // sync/ reports results through an interface; Slack implements it.
+  const poster = new SlackPoster(config.slack.botToken, config.slack.apiUrl);
   const reporter = new Reporter({
     db: app.db,
-    poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
+    poster,
+    members: app.members.settings,
     reportChannel: config.slack.reportChannel,
     log: app.log.child({ component: 'slack' }),
   });
@@ -78,6 +97,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     results: reporter,
     deliveryTimeoutMs: config.slack.resultRetryMs,
     deadlineMs: config.sync.deadlineMs,
+    historySince: config.whoop.historySince,
+    historyOnConnect: config.whoop.historyOnConnect,
+    announceHistory: async (complete) => {
+      const channel = config.slack.reportChannel;
+      if (!channel || !poster.canPost) return;
+      const member = (await app.members.settings.all()).find((each) => each.userId === complete.userId.toString());
+      const name = member?.shares ? member.name : undefined;
+      await poster.postMessage(channel, historyCompleteText(name, complete.oldest, complete.records));
+    },
   });
   await app.register(schedule, { config });
   await app.register(webhooks);
@@ -87,9 +115,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(metricsRoutes);
   await app.register(statusRoutes);
   await app.register(connectRoutes);
+  await app.register(linkRoutes);
   await app.register(slackCommandRoutes);
+  await app.register(interactivityRoutes, { forget });
   await app.register(dashboardRoutes);
   await app.register(homeRoutes);
+  await app.register(mcpRoutes);
 
   await app.ready();
   return app;

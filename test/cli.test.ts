@@ -94,7 +94,7 @@ describe('npm run sync', () => {
       const result = await runSyncCli(['--days', '2'], plain);
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toBe('❌ sync failed: No WHOOP account is connected yet: connect one at http://localhost:3000/oauth/whoop\n');
+      expect(result.stderr).toBe('❌ sync failed: No WHOOP account is connected yet: connect one with /whoop connect in Slack, or from the dashboard at http://localhost:3000/dashboard\n');
 
       const debug = await runSyncCli(['--days', '2'], { ...plain, LOG_LEVEL: 'debug' });
       expect(debug.code).toBe(1);

@@ -73,6 +73,32 @@ describe('configuration', () => {
     expect(loadConfig({}).sync.deadlineMs).toBe(900_000);
   });
 
+  it('reads MCP_TOKEN, refusing one short enough to guess without echoing it', () => {
+    expect(loadConfig({}).mcpToken).toBeUndefined();
+    const token = 'a'.repeat(32);
+    expect(loadConfig({ MCP_TOKEN: token }).mcpToken).toBe(token);
+    expect(() => loadConfig({ MCP_TOKEN: 'short-secret' })).toThrow(/^Invalid configuration:\n {2}MCP_TOKEN: must be at least 32 characters/);
+    try {
+      loadConfig({ MCP_TOKEN: 'short-secret' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('short-secret');
+    }
+  });
+
+  it('reads WHOOP_HISTORY_SINCE as a past date or off, refusing anything else', () => {
+    expect(loadConfig({}).whoop).toMatchObject({ historySince: undefined, historyOnConnect: true });
+    expect(loadConfig({ WHOOP_HISTORY_SINCE: '2019-03-02' }).whoop).toMatchObject({
+      historySince: new Date('2019-03-02T00:00:00Z'),
+      historyOnConnect: true,
+    });
+    expect(loadConfig({ WHOOP_HISTORY_SINCE: 'off' }).whoop).toMatchObject({ historySince: undefined, historyOnConnect: false });
+    for (const value of ['2019-02-30', '2019-3-2', 'yesterday', '2999-01-01']) {
+      expect(problemsOf({ WHOOP_HISTORY_SINCE: value })).toEqual([
+        'WHOOP_HISTORY_SINCE: must be a date such as 2019-03-02 (YYYY-MM-DD), not in the future, or off',
+      ]);
+    }
+  });
+
   it('treats empty variables as unset', () => {
     const config = loadConfig({ PORT: '', DATABASE_URL: ' ', SLACK_SIGNING_SECRET: '' });
     expect(config.port).toBe(3000);
@@ -91,6 +117,15 @@ describe('configuration', () => {
         'SLACK_APP_TOKEN: must be an app-level token (xapp-…): Basic Information → App-Level Tokens, with the scope connections:write',
       ]);
     }
+  });
+
+  it('reads SLACK_TEAM_ID and SLACK_APP_ID as Slack ids, refusing anything else', () => {
+    expect(loadConfig({ SLACK_TEAM_ID: ' T0123ABCD ', SLACK_APP_ID: 'A0123ABCD' }).slack).toMatchObject({ teamId: 'T0123ABCD', appId: 'A0123ABCD' });
+    expect(loadConfig({}).slack).toMatchObject({ teamId: undefined, appId: undefined });
+    expect(problemsOf({ SLACK_TEAM_ID: 'my-team', SLACK_APP_ID: 'T0123ABCD' })).toEqual([
+      'SLACK_TEAM_ID: must be a Slack workspace id such as T0123ABCD',
+      'SLACK_APP_ID: must be a Slack app id such as A0123ABCD',
+    ]);
   });
 
   it('reports one line per invalid variable, naming it', () => {

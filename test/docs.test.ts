@@ -1,5 +1,5 @@
-// The README and the Slack manifest as a newcomer follows them.
-import { readFileSync } from 'node:fs';
+// The README and the Slack manifest as a newcomer follows them, and docs/ against the code.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -26,4 +26,45 @@ describe('documents', () => {
       expect({ reference: reference[0], direction: target! < at ? 'above' : 'below' }).toEqual({ reference: reference[0], direction: reference[2] });
     }
   });
+});
+
+// docs/*.md must not drift from the code: every environment variable (or other UPPER_SNAKE name) they put in
+// backticks is spelled somewhere in the code or its configuration, and every src/ path they name exists.
+describe('docs/*.md', () => {
+  const root = new URL('../', import.meta.url);
+  const docs = readdirSync(new URL('docs/', root)).filter((name) => name.endsWith('.md'));
+  const codeFiles = (dir: string): string[] =>
+    readdirSync(new URL(dir, root), { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? (entry.name === 'generated' ? [] : codeFiles(`${dir}${entry.name}/`)) : /\.(ts|js|json|jsonc|yml)$/.test(entry.name) ? [`${dir}${entry.name}`] : [],
+    );
+  const ci = readdirSync(new URL('.ci/', root), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+  const code = [
+    ...codeFiles('src/'),
+    ...codeFiles('test/'),
+    ...ci.map((entry) => `${entry.parentPath.slice(new URL(root).pathname.length)}/${entry.name}`),
+    'Dockerfile',
+    'docker-compose.yml',
+    '.env.example',
+    'package.json',
+  ]
+    .map((path) => readFileSync(new URL(path, root), 'utf8'))
+    .join('\n');
+  /** `src/sync/{runs,engine}.ts` names two files. */
+  const expand = (path: string): string[] => {
+    const brace = /\{([^}]*)\}/.exec(path);
+    return brace ? brace[1]!.split(',').flatMap((part) => expand(path.replace(brace[0], part))) : [path];
+  };
+
+  for (const doc of docs) {
+    const text = readFileSync(new URL(`docs/${doc}`, root), 'utf8');
+    it(`${doc} names only environment variables the code knows`, () => {
+      // Node's error codes (`ERR_…`) are Node's, not ours.
+      const names = [...text.matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`/g)].map((match) => match[1]!).filter((name) => !name.startsWith('ERR_'));
+      expect(names.filter((name) => !code.includes(name))).toEqual([]);
+    });
+    it(`${doc} names only src/ paths that exist`, () => {
+      const paths = [...text.matchAll(/\bsrc\/[\w./{},-]*[\w}]/g)].flatMap((match) => expand(match[0]));
+      expect(paths.filter((path) => !existsSync(new URL(path, root)))).toEqual([]);
+    });
+  }
 });

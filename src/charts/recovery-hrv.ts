@@ -1,5 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { RECOVERY_ZONES, recoveryZone } from '../whoop/recovery-zone.js';
+import { DAY_MS } from '../util/time.js';
+import { centred, dayAxis, dayTooltip } from './days.js';
 
 /** One day of a member's data, as the chart needs it (a subset of a `whoop_daily` row). */
 export interface ChartDay {
@@ -13,7 +15,6 @@ const CHART_DAYS = 28;
 export const CHART_WIDTH = 720;
 export const CHART_HEIGHT = 320;
 
-const DAY_MS = 86_400_000;
 
 /**
  * Vega-Lite spec of the last 28 days ending on `endDay` (default: the latest day in `rows`): recovery bars coloured by
@@ -38,17 +39,11 @@ export function recoveryHrvChart(
       zone: row.recoveryScore === null ? null : recoveryZone(row.recoveryScore).label,
       hrv: row.hrvMs === null ? null : Math.round(row.hrvMs * 10) / 10,
     }));
-  const x = {
-    field: 'day',
-    type: 'temporal' as const,
-    timeUnit: 'utcyearmonthdate' as const,
-    title: null,
-    // One extra day at the end so the last bar has its full band inside the domain.
-    scale: { domain: [isoDay(start), isoDay(end + DAY_MS)] },
-    axis: { format: '%b %d', labelAngle: 0, tickCount: 7 },
-  };
+  // The dashboard's day axis, with a week between labels at this fixed width.
+  const days = dayAxis(isoDay(start), isoDay(end));
+  const x = { ...days, axis: { ...days.axis, labelAngle: 0, tickCount: 7 } };
   const tooltip = [
-    { field: 'day', type: 'temporal' as const, timeUnit: 'utcyearmonthdate' as const, title: 'Day', format: '%a %b %d' },
+    dayTooltip,
     { field: 'recovery', type: 'quantitative' as const, title: 'Recovery %' },
     { field: 'zone', type: 'nominal' as const, title: 'Zone' },
     { field: 'hrv', type: 'quantitative' as const, title: 'HRV ms' },
@@ -96,7 +91,7 @@ export function recoveryHrvChart(
         mark: { type: 'line', color: '#1e3a8a', strokeWidth: 2, point: { color: '#1e3a8a', size: 24 } },
         transform: [{ filter: 'datum.hrv !== null' }],
         encoding: {
-          x: { ...x, bandPosition: 0.5 },
+          x: centred(x),
           y: {
             field: 'hrv',
             type: 'quantitative',

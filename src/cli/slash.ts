@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment } from '../config/config.js';
 import { signSlackRequest } from '../slack/signature.js';
-import { DEMO_SIGNING_SECRET } from './demo-secret.js';
+import { SlackWorkspace } from '../slack/workspace.js';
+import { DEMO_SIGNING_SECRET, DEMO_TEAM_ID } from './demo-secret.js';
 
 const USAGE = `usage: npm run slash -- [--url URL] [--channel C…] [--user U…] [--wait SECONDS] [text]
   text        what follows /sync, e.g. 7 (default: nothing, i.e. 3 days)
@@ -16,7 +17,8 @@ const USAGE = `usage: npm run slash -- [--url URL] [--channel C…] [--user U…
   --channel   the Slack channel id the command is "typed" in; a service with SLACK_BOT_TOKEN then posts
               the result there (chat.postMessage). Without it the result comes back here.
   --user      the Slack user id that "types" it (default U0SLASHCLI; mind SLACK_ALLOWED_USER_IDS)
-  --wait      how long to wait for the result, in seconds (default 120)
+  --wait      how long to wait for the result, in seconds (default 120); with --channel the wait ends as
+              soon as the service's /status says the result was delivered (METRICS_TOKEN is sent if set)
 The signing secret is SLACK_SIGNING_SECRET, or the demo's when it is unset.`;
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -65,25 +67,31 @@ if (args.values.url !== undefined) {
   base = args.values.url.replace(/\/+$/, '');
 }
 const secret = config.slack.signingSecret ?? DEMO_SIGNING_SECRET;
+const { metricsToken } = config;
 if (!config.slack.signingSecret) console.error('slash: SLACK_SIGNING_SECRET is not set: signing with the demo\'s secret (works with npm run demo)');
+
+// The service refuses commands from another workspace or app: send the ones it expects, as Slack would.
+const workspace = new SlackWorkspace(config.slack);
+if (config.slack.botToken) await workspace.learn(config.slack.botToken, config.slack.apiUrl, { info: () => {}, warn: (message: string) => console.error(`slash: ${message}`) });
 
 const responses = await listenForResponses();
 const text = args.positionals.join(' ');
 const body = new URLSearchParams({
   token: 'unused-verification-token',
-  team_id: 'T0SLASHCLI',
+  team_id: workspace.teamId ?? DEMO_TEAM_ID,
   team_domain: 'whoop-sync-slash',
   ...(channel ? { channel_id: channel, channel_name: channel } : {}),
   user_id: user,
   user_name: 'slash-cli',
   command: '/sync',
   text,
-  api_app_id: 'A0SLASHCLI',
+  api_app_id: workspace.appId ?? 'A0SLASHCLI',
   is_enterprise_install: 'false',
   response_url: responses.url,
   trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
 }).toString();
-const timestamp = Math.floor(Date.now() / 1000);
+const sentAt = Date.now();
+const timestamp = Math.floor(sentAt / 1000);
 const endpoint = `${base}/slack/commands`;
 console.log(`→ /sync ${text}`.trimEnd() + `  (POST ${endpoint})`);
 
@@ -130,8 +138,21 @@ if (channel) {
       `it comes here only if that post fails. Waiting up to ${waitSeconds} s…`,
   );
 }
-const result = await responses.next(waitSeconds * 1000);
+const abandon = new AbortController();
+const result = await Promise.race([
+  responses.next(waitSeconds * 1000),
+  ...(channel ? [untilReported(abandon.signal)] : []),
+]);
+abandon.abort();
 await responses.close();
+if (typeof result === 'object') {
+  // The service's /status says the result went out (or was given up), and none came here.
+  if (result.state === 'delivered') {
+    console.log(`The service posted the result in channel ${channel}.`);
+    process.exit(0);
+  }
+  fail(`the service gave up delivering the result${result.error ? `: ${result.error}` : ''}. Its log says more.`);
+}
 if (result === undefined) {
   if (channel) {
     console.log(`No result came back here: look in channel ${channel}, where the service posted it.`);
@@ -145,11 +166,43 @@ if (result === undefined) {
 console.log(`result: ${plain(result)}`);
 process.exit(result.startsWith('✅') ? 0 : 1);
 
+/**
+ * With --channel the result is posted in the channel, which this tool cannot see: it asks the service's
+ * /status instead, for the Slack run requested since this command was sent, until its result was delivered
+ * or given up. A /status this tool may not read (METRICS_TOKEN) leaves only the --wait.
+ */
+async function untilReported(signal: AbortSignal): Promise<{ state: string; error: string | null }> {
+  const never = new Promise<never>(() => {});
+  const headers: Record<string, string> = metricsToken ? { authorization: `Bearer ${metricsToken}` } : {};
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const reply = await fetch(`${base}/status`, { headers, signal }).catch(() => undefined);
+    if (reply && !reply.ok) return never;
+    const status = (await reply?.json().catch(() => undefined)) as
+      | { recentRuns?: { trigger: string; requestedAt: string; report: { state: string; error: string | null } }[] }
+      | undefined;
+    const run = status?.recentRuns?.find((candidate) => candidate.trigger === 'slack' && Date.parse(candidate.requestedAt) >= sentAt - 1000);
+    if (run && (run.report.state === 'delivered' || run.report.state === 'gave_up')) {
+      // A fallback to the response URL arrives here at about the same time: give it a moment to win the race.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      return run.report;
+    }
+  }
+  return never;
+}
+
 function refusal(status: number, message: string): string {
   switch (status) {
     case 401:
       return `whoop-sync refused the signature (${message}): the signing secret used here is not the service's. Set SLACK_SIGNING_SECRET to the value the service has.`;
     case 503:
+      if (/Socket Mode/.test(message)) {
+        return (
+          `whoop-sync answered 503 (${message}): it takes /sync from Slack over Socket Mode, with no signing secret, so ` +
+          'there is nothing here to send a signed request to. Type /sync in Slack; in `npm run demo -- --socket` the Slack ' +
+          "stand-in sends one itself (its ack and result are printed in the demo's terminal)."
+        );
+      }
       return `whoop-sync answered 503 (${message}): set SLACK_SIGNING_SECRET in the service's environment and restart it.`;
     case 404:
       return `${endpoint} answered 404: is ${base} whoop-sync?`;

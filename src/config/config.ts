@@ -89,12 +89,23 @@ const envSchema = z.object({
   SLACK_RESULT_RETRY_SECONDS: optional(integer(1, 86_400)).default(1800),
   SLACK_ALLOWED_USER_IDS: list,
   SLACK_ALLOWED_CHANNEL_IDS: list,
+  SLACK_TEAM_ID: optional(text().regex(/^[TE][A-Z0-9]{2,31}$/, 'must be a Slack workspace id such as T0123ABCD')),
+  SLACK_APP_ID: optional(text().regex(/^A[A-Z0-9]{2,31}$/, 'must be a Slack app id such as A0123ABCD')),
   WHOOP_CLIENT_ID: optional(text()),
   WHOOP_CLIENT_SECRET: optional(text()),
   WHOOP_API_URL: optional(httpUrl('must be an http:// or https:// URL')).default('https://api.prod.whoop.com'),
   WHOOP_REFRESH_TOKEN: optional(text()),
   WHOOP_ACCESS_TOKEN: optional(text()),
   WHOOP_REQUEST_TIMEOUT_SECONDS: optional(integer(1, 600)).default(15),
+  WHOOP_RATE_LIMIT_PER_MINUTE: optional(integer(1, 100_000)).default(100),
+  WHOOP_RATE_LIMIT_PER_DAY: optional(integer(1, 10_000_000)).default(10_000),
+  WHOOP_HISTORY_SINCE: optional(
+    text().refine((value) => {
+      if (value === 'off') return true;
+      const date = new Date(`${value}T00:00:00Z`);
+      return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value) && date.getTime() <= Date.now();
+    }, 'must be a date such as 2019-03-02 (YYYY-MM-DD), not in the future, or off'),
+  ),
   TOKEN_MAX_AGE_DAYS: optional(
     z.coerce.number({ message: 'must be a number' }).positive('must be greater than 0').max(3650, 'must be at most 3650'),
   ).default(20),
@@ -113,6 +124,10 @@ const envSchema = z.object({
   SYNC_SCHEDULES: optional(z.string()).default(DEFAULT_SCHEDULES),
   SYNC_DEADLINE_SECONDS: optional(integer(1, 86_400)).default(900),
   METRICS_TOKEN: optional(text()),
+  // It opens every member's health data to whoever holds it: long enough not to be guessed.
+  MCP_TOKEN: optional(
+    text().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32): it gives access to every member\'s health data'),
+  ),
   DASHBOARD_PASSWORD: optional(text()),
   DASHBOARD_SESSION_DAYS: optional(integer(1, 365)).default(7),
   SLACK_DIGEST_CHANNEL: optional(text()),
@@ -150,6 +165,10 @@ export interface Config {
     resultRetryMs: number;
     allowedUserIds: string[];
     allowedChannelIds: string[];
+    /** Commands from another workspace are refused; unset, it is learned from auth.test when a bot token is set. */
+    teamId: string | undefined;
+    /** Commands from another app are refused; unset, not checked. */
+    appId: string | undefined;
   };
   whoop: {
     clientId: string | undefined;
@@ -161,6 +180,12 @@ export interface Config {
     tokenMaxAgeDays: number;
     /** How long one WHOOP request (answer and body) may take before it is abandoned and retried. */
     requestTimeoutMs: number;
+    /** WHOOP's budget for this app, shared by every process on the database. */
+    budget: { perMinute: number; perDay: number };
+    /** How far back a member's whole history is fetched (WHOOP_HISTORY_SINCE, UTC midnight); undefined: all of it. */
+    historySince: Date | undefined;
+    /** False with WHOOP_HISTORY_SINCE=off: no history on connect, only by hand (`npm run sync -- --all`). */
+    historyOnConnect: boolean;
   };
   /**
    * Encryption at rest of the stored WHOOP tokens (AES-256-GCM). `key` encrypts (and decrypts); the
@@ -174,7 +199,7 @@ export interface Config {
   sync: {
     timezone: string;
     schedules: Schedule[];
-    /** A sync still listing after this long stops its listings with an error instead of holding the sync lock. */
+    /** A sync still listing after this long stops its listings with an error instead of holding up the worker. */
     deadlineMs: number;
   };
   /** The morning digest and the weekly report: cron expressions in sync.timezone, null when `off`. */
@@ -185,6 +210,8 @@ export interface Config {
     weekly: string | null;
   };
   metricsToken: string | undefined;
+  /** Set: POST /mcp (Model Context Protocol) and the export routes accept `Authorization: Bearer <token>`. */
+  mcpToken: string | undefined;
   /** The dashboard is enabled by its password; a sign-in lasts sessionDays. */
   dashboard: {
     password: string | undefined;
@@ -327,6 +354,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       resultRetryMs: e.SLACK_RESULT_RETRY_SECONDS * 1000,
       allowedUserIds: e.SLACK_ALLOWED_USER_IDS,
       allowedChannelIds: e.SLACK_ALLOWED_CHANNEL_IDS,
+      teamId: e.SLACK_TEAM_ID,
+      appId: e.SLACK_APP_ID,
     },
     whoop: {
       clientId: e.WHOOP_CLIENT_ID,
@@ -336,11 +365,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       seedAccessToken: e.WHOOP_ACCESS_TOKEN,
       tokenMaxAgeDays: e.TOKEN_MAX_AGE_DAYS,
       requestTimeoutMs: e.WHOOP_REQUEST_TIMEOUT_SECONDS * 1000,
+      budget: { perMinute: e.WHOOP_RATE_LIMIT_PER_MINUTE, perDay: e.WHOOP_RATE_LIMIT_PER_DAY },
+      historySince: e.WHOOP_HISTORY_SINCE && e.WHOOP_HISTORY_SINCE !== 'off' ? new Date(`${e.WHOOP_HISTORY_SINCE}T00:00:00Z`) : undefined,
+      historyOnConnect: e.WHOOP_HISTORY_SINCE !== 'off',
     },
     tokenEncryption: { ...(key ? { key } : {}), previousKeys },
     sync: { timezone: e.SYNC_TIMEZONE, schedules, deadlineMs: e.SYNC_DEADLINE_SECONDS * 1000 },
     digest: { channel: e.SLACK_DIGEST_CHANNEL, daily: daily.cron, weekly: weekly.cron },
     metricsToken: e.METRICS_TOKEN,
+    mcpToken: e.MCP_TOKEN,
     dashboard: { password: e.DASHBOARD_PASSWORD, sessionDays: e.DASHBOARD_SESSION_DAYS },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };

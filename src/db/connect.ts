@@ -2,7 +2,9 @@
 // a supervisor or docker compose) is retried with backoff for a while, one log line per attempt, rather
 // than crash-looping; a failure that waiting cannot cure (wrong password, no such database) fails at once.
 // Either way the final error names the server and what to check.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from './database.js';
+import { isTransient } from './transient.js';
 
 export interface WaitOptions {
   /** Give up after this long (default 60 s). */
@@ -12,17 +14,6 @@ export interface WaitOptions {
 
 class DatabaseUnreachableError extends Error {
   override name = 'DatabaseUnreachableError';
-}
-
-// Errors that mean "not (yet) reachable": the connection failed, the server is restarting (a fast or crash
-// shutdown ends the sessions it has, 57P01/57P02; then it refuses new ones while it goes down and comes
-// up, 57P03) or it is full.
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
-
-function isTransient(error: Error & { code?: string }): boolean {
-  if (error.code && TRANSIENT_CODES.has(error.code)) return true;
-  if (error instanceof AggregateError) return error.errors.some((inner: Error) => isTransient(inner));
-  return /timeout exceeded when trying to connect|Connection terminated/i.test(error.message);
 }
 
 export async function waitForDatabase(db: Database, options: WaitOptions): Promise<void> {
@@ -45,7 +36,7 @@ export async function waitForDatabase(db: Database, options: WaitOptions): Promi
         );
       }
       options.onRetry(attempt, delayMs, error);
-      await new Promise((done) => setTimeout(done, delayMs));
+      await sleep(delayMs);
     }
   }
 }

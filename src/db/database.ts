@@ -5,6 +5,7 @@
 // scripts, session-level advisory locks, set-based upserts).
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
+import QueryStream from 'pg-query-stream';
 import { openEmbeddedServer } from './embedded-server.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
@@ -34,6 +35,12 @@ export interface Database {
    * compiler, which costs more CPU than the statement itself.
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * The rows of one statement, read through a cursor `batchSize` rows at a time as the caller consumes
+   * them: memory stays constant however many rows there are (exports of a whole history). The
+   * connection is held until the caller has read the last row or stops early.
+   */
+  stream<T = Record<string, unknown>>(sql: string, params?: unknown[], batchSize?: number): AsyncGenerator<T>;
   /** Like query(), for a statement whose rows affected is the answer (an upsert or a delete). */
   execute(sql: string, params?: unknown[]): Promise<number>;
   /** Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
@@ -43,7 +50,20 @@ export interface Database {
    * session advisory lock), waiting for it as long as someone else holds it.
    */
   withLock<T>(key: bigint, fn: () => Promise<T>): Promise<T>;
+  /**
+   * A session advisory lock on a connection of its own, held until release() or until that connection
+   * ends (the process dies, the server restarts): then PostgreSQL releases it for another process.
+   */
+  sessionLock(key: bigint): SessionLock;
   close(): Promise<void>;
+}
+
+interface SessionLock {
+  /** Tries to take the lock without waiting; true while this process holds it. */
+  take(): Promise<boolean>;
+  /** False once the lock's connection ended (then take() tries again on a new one). */
+  readonly held: boolean;
+  release(): Promise<void>;
 }
 
 export interface DatabaseOptions {
@@ -55,6 +75,8 @@ export interface DatabaseOptions {
    * the pool reconnects once it is back.
    */
   onFailure?: (error: Error) => void;
+  /** Use an embedded server another whoop-sync process started (see EmbeddedServerOptions.shared). */
+  shared?: boolean;
 }
 
 // Pool sizing and timeouts for a small service: a sync writes in batches, the Slack ack writes one row,
@@ -68,10 +90,14 @@ const POOL = {
   keepAlive: true,
 } as const;
 
+/** How long one streamed statement may take, slow readers included. */
+const STREAM_TIMEOUT_MS = 60 * 60_000;
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, describePostgres(options.databaseUrl), 'postgres', false);
   // The server comes first, the pool after it; on close, the pool goes first.
-  const server = await openEmbeddedServer({ dataDir: options.dataDir, onExit: options.onFailure });
+  const { dataDir, onFailure: onExit, shared } = options;
+  const server = await openEmbeddedServer({ dataDir, onExit, shared });
   const location = `${server.directory} (127.0.0.1:${server.port}${server.owned ? '' : ', started by another whoop-sync process'})`;
   return openPostgres(server.url, location, 'embedded', server.owned, () => server.stop());
 }
@@ -133,6 +159,7 @@ async function openPostgres(
         }
       });
     },
+    sessionLock: (key) => sessionLock(url, key),
     async close() {
       try {
         await pool.end();
@@ -146,7 +173,7 @@ async function openPostgres(
 /** The Database on a pg pool. */
 function poolDatabase(
   pool: pg.Pool,
-  own: Pick<Database, 'kind' | 'exclusive' | 'location' | 'address' | 'withLock'> & { close(): Promise<void> },
+  own: Pick<Database, 'kind' | 'exclusive' | 'location' | 'address' | 'withLock' | 'sessionLock'> & { close(): Promise<void> },
 ): Database {
   // A client losing its connection (server restart, network blip, pg_terminate_backend) emits 'error': on
   // the pool while idle, on the client itself while checked out (by us or by Prisma). Unheard, either would
@@ -171,6 +198,23 @@ function poolDatabase(
     }
   }
 
+  async function* stream<T>(sql: string, params: unknown[] = [], batchSize = 500): AsyncGenerator<T> {
+    const client = await pool.connect();
+    // The pool's query_timeout bounds a whole statement; a cursor read by a slow client may take longer.
+    const rows = Object.assign(new QueryStream(sql, params, { batchSize }), { query_timeout: STREAM_TIMEOUT_MS });
+    let failure: Error | undefined;
+    try {
+      for await (const row of client.query(rows)) yield row as T;
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    } finally {
+      // Stopped early: the cursor closes its portal before the connection goes back to the pool.
+      if (!rows.destroyed) await new Promise<void>((resolve) => rows.destroy().once('close', resolve));
+      client.release(failure ?? false);
+    }
+  }
+
   let closed = false;
   return {
     kind: own.kind,
@@ -179,6 +223,7 @@ function poolDatabase(
     address: own.address,
     prisma,
     query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    stream,
     execute: async (sql, params) => (await pool.query(sql, params as unknown[])).rowCount ?? 0,
     transaction: (fn) =>
       withClient(async (client) => {
@@ -198,11 +243,52 @@ function poolDatabase(
         }
       }),
     withLock: own.withLock,
+    sessionLock: own.sessionLock,
     async close() {
       if (closed) return;
       closed = true;
       await prisma.$disconnect();
       await own.close();
+    },
+  };
+}
+
+function sessionLock(url: string, key: bigint): SessionLock {
+  let client: pg.Client | undefined;
+  let held = false;
+  const forget = (which: pg.Client) => {
+    if (client !== which) return;
+    client = undefined;
+    held = false;
+    which.end().catch(() => {});
+  };
+  return {
+    get held() {
+      return held;
+    },
+    async take() {
+      if (held) return true;
+      const current = client ?? new pg.Client({ connectionString: url, application_name: 'whoop-sync worker', keepAlive: true, connectionTimeoutMillis: 5_000 });
+      try {
+        if (!client) {
+          client = current;
+          current.on('error', () => forget(current));
+          current.on('end', () => forget(current));
+          await current.connect();
+        }
+        const [row] = (await current.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1) AS taken', [key.toString()])).rows;
+        held = client === current && row?.taken === true;
+      } catch {
+        forget(current);
+      }
+      return held;
+    },
+    async release() {
+      const ending = client;
+      client = undefined;
+      held = false;
+      // Ending the session releases the lock.
+      await ending?.end().catch(() => {});
     },
   };
 }

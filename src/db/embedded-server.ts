@@ -2,20 +2,25 @@
 // run by the service itself, its data under DATA_DIR. Layout of DATA_DIR:
 //   postgres/           the server's data directory (created on first start by initdb, then reopened)
 //   postgres-password   the generated password of user `postgres` (mode 0600)
-//   postgres.owner      pid of the whoop-sync process that started the running server
+//   postgres.owner      the lock: pid (and start time) of the whoop-sync process holding DATA_DIR, taken
+//                       before initdb/start and removed on stop (data-lock.ts)
 //   postgres.log        the server's log since its last start
 // The server listens on 127.0.0.1 only, on a free port chosen at each start (recorded by PostgreSQL in
 // postgres/postmaster.pid, where other processes find it), with password authentication and no Unix socket.
 //
 // A second whoop-sync process on the same DATA_DIR (`npm run sync` while the service runs) connects to the
-// server the first one started and leaves it running. A server whose owner is gone (the service was
-// SIGKILLed: PostgreSQL keeps running without it) is shut down and started again by the next process.
+// server the first one started and leaves it running. A second service is refused (`shared: false`): it
+// would lose its database the moment the first one stops. Both hold for two starts at the same moment: the
+// lock is taken before anything else, so only one of them ever runs initdb or postgres. A server whose
+// owner is gone (the service was SIGKILLed: PostgreSQL keeps running without it) is shut down and started
+// again by the next process.
 // See docs/database.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { releaseLock, takeLock } from './data-lock.js';
 import { mirrorBinaries, postgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
 import { isAlive, signal } from '../util/processes.js';
 
@@ -30,6 +35,11 @@ export interface EmbeddedServerOptions {
   durable?: boolean;
   /** Hears of the server exiting while this process still uses it. */
   onExit?: (error: Error) => void;
+  /**
+   * Whether to use a server that another running whoop-sync process started (default true): a command
+   * that ends soon may; a service may not, since that server stops when its owner does.
+   */
+  shared?: boolean;
 }
 
 export interface EmbeddedServer {
@@ -51,12 +61,14 @@ class EmbeddedDataError extends Error {
 
 const USER = 'postgres';
 const STOP_TIMEOUT_MS = 30_000;
+/** How long a command waits for the server of a process still starting it (initdb included). */
+const SHARE_WAIT_MS = 120_000;
 
 export async function openEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
   const directory = resolve(options.dataDir);
   const paths = {
     data: join(directory, 'postgres'),
-    init: join(directory, 'postgres.init'),
+    init: join(directory, `postgres.init-${process.pid}`),
     password: join(directory, 'postgres-password'),
     owner: join(directory, 'postgres.owner'),
     log: join(directory, 'postgres.log'),
@@ -65,19 +77,35 @@ export async function openEmbeddedServer(options: EmbeddedServerOptions): Promis
   await refuseFormerLayouts(directory);
   await refuseUnreachable(directory);
 
-  const running = await runningServer(paths.data);
-  if (running) {
-    const owner = Number((await readFile(paths.owner, 'utf8').catch(() => '')).trim());
-    if (owner && owner !== process.pid && isAlive(owner)) {
-      const password = await readPassword(paths.password);
-      return shared(directory, running.port, password);
+  // Held from here until this process stops its server: whoever else starts meanwhile, at the same moment
+  // included, finds it taken (see data-lock.ts), so only one process ever runs initdb or postgres here.
+  for (const deadline = Date.now() + SHARE_WAIT_MS; ; ) {
+    const holder = await takeLock(paths.owner);
+    if (!holder) break;
+    if (options.shared === false) throw new EmbeddedDataError(inUse(directory, holder.pid));
+    // A command uses the holder's server once it is ready (the holder may still be creating it).
+    const running = await runningServer(paths.data);
+    if (running?.status === 'ready') return shared(directory, running.port, await readPassword(paths.password));
+    if (Date.now() > deadline) {
+      throw new EmbeddedDataError(`${inUse(directory, holder.pid)} Its database did not become ready within ${SHARE_WAIT_MS / 1000} s.`);
     }
-    await stopOrphan(running.pid, paths.data);
+    await sleep(100);
   }
+  try {
+    // With the lock ours, a server still running here was left by a process that no longer exists.
+    const running = await runningServer(paths.data);
+    if (running) await stopOrphan(running.pid, paths.data);
+    if (!(await exists(join(paths.data, 'PG_VERSION')))) await initialise(paths, options.durable ?? true);
+    const password = await readPassword(paths.password);
+    return await start(directory, paths, password, options);
+  } catch (error) {
+    await releaseLock(paths.owner);
+    throw error;
+  }
+}
 
-  if (!(await exists(join(paths.data, 'PG_VERSION')))) await initialise(paths, options.durable ?? true);
-  const password = await readPassword(paths.password);
-  return start(directory, paths, password, options);
+function inUse(directory: string, pid: number): string {
+  return `the data directory ${directory} is in use by process ${pid} (another whoop-sync): stop that one first, or give this one a DATA_DIR of its own.`;
 }
 
 /** PGlite wrote its data directory straight into DATA_DIR; this version keeps PostgreSQL's in DATA_DIR/postgres. */
@@ -86,7 +114,7 @@ async function refuseFormerLayouts(directory: string): Promise<void> {
   throw new EmbeddedDataError(
     `DATA_DIR ${directory} holds the embedded PGlite database of an earlier whoop-sync version, which this version ` +
       'does not open (it now runs a PostgreSQL server of its own). Nothing in it was changed. Move that directory ' +
-      'aside (or point DATA_DIR elsewhere) and start again; then reconnect WHOOP at /oauth/whoop and run `/sync 365` ' +
+      'aside (or point DATA_DIR elsewhere) and start again; then reconnect WHOOP (/whoop connect in Slack, or the dashboard) and run `/sync 365` ' +
       'in Slack: that restores everything the old database held.',
   );
 }
@@ -185,10 +213,14 @@ async function stopOrphan(pid: number, data: string): Promise<void> {
 
 async function initialise(paths: { data: string; init: string; password: string }, durable: boolean): Promise<void> {
   const account = await serverAccount();
-  const { initdb } = await serverBinaries(dirname(paths.data), account);
+  const directory = dirname(paths.data);
+  const { initdb } = await serverBinaries(directory, account);
   // initdb writes into a scratch directory renamed into place once complete: a first start interrupted
-  // half-way leaves nothing that looks like a database.
-  await rm(paths.init, { recursive: true, force: true });
+  // half-way leaves nothing that looks like a database. The directory is this process's own, since the
+  // initdb of a process killed half-way goes on without it; those left over are removed as far as they can be.
+  for (const entry of await readdir(directory)) {
+    if (entry.startsWith('postgres.init')) await rm(join(directory, entry), { recursive: true, force: true }).catch(() => {});
+  }
   await mkdir(paths.init, { mode: 0o700 });
   const password = randomBytes(24).toString('base64url');
   const passwordFile = `${paths.password}.new`;
@@ -274,7 +306,6 @@ async function start(
     }
     if (ready) {
       await log.close();
-      await writeFile(paths.owner, `${process.pid}\n`);
       return owned(directory, port, password, child, exited, paths.owner, options.onExit);
     }
     await log.close();
@@ -317,7 +348,7 @@ function owned(
         await exited;
         clearTimeout(timer);
       }
-      await rm(ownerFile, { force: true });
+      await releaseLock(ownerFile);
     },
   };
 }

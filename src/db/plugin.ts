@@ -12,11 +12,12 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ config: Config }>(
-  async (app, { config }) => {
+export default fp<{ config: Config; sharedDatabase: boolean }>(
+  async (app, { config, sharedDatabase }) => {
     const db = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
+      shared: sharedDatabase,
       // The embedded server is not restarted within this process. Raised as an uncaught error, it makes
       // the service shut down gracefully and exit with status 1 (see server.ts), so that whatever
       // supervises it (Docker's restart policy, systemd) starts it again.
@@ -29,9 +30,11 @@ export default fp<{ config: Config }>(
     });
     try {
       await waitForDatabase(db, {
+        // One short line per attempt: the reason is in the message, and twelve stack traces of the same
+        // ECONNREFUSED would bury the final line that says what to check. LOG_LEVEL=debug adds the error.
         onRetry: (attempt, delayMs, error) =>
           app.log.warn(
-            { database: db.kind, address: `${db.address.host}:${db.address.port}`, attempt, err: error },
+            { database: db.kind, address: `${db.address.host}:${db.address.port}`, attempt, ...(['debug', 'trace'].includes(config.logLevel) ? { err: error } : {}) },
             `database not reachable (attempt ${attempt}: ${error.message || (error as { code?: string }).code}); retrying in ${(delayMs / 1000).toFixed(1)} s`,
           ),
       });

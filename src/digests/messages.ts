@@ -1,17 +1,18 @@
 // The texts of the morning digest and the weekly report, as pure functions of the rows they describe.
-import { escapeSlackText, type RichMessage } from '../slack/messages.js';
+import { escapeSlackText, privateMembersLine, type RichMessage } from '../slack/messages.js';
 import type { DailyRow, Member, SportTotal } from '../reports/daily.js';
 import { addDays } from '../reports/days.js';
-import { change, dayLabel, duration, recovery, round, sleep, strain } from '../reports/format.js';
-import { baseline, byDay, flags, weekMeans, HRV_DROP, POOR_SLEEP_PERFORMANCE, type FlagKind, type WeekMeans } from '../reports/insights.js';
+import { change, dayLabel, duration, meanName, recovery, round, sleep, strain, versusMean, weekComparison } from '../reports/format.js';
+import { baseline, byDay, flags, weekMeans, FLAG_RUN, HRV_DROP, POOR_SLEEP_PERFORMANCE, type FlagKind, type WeekMeans } from '../reports/insights.js';
 
 /** Whether the digest's data could be refreshed first. */
 export type Freshness = { ok: true } | { ok: false; reason: string; lastSuccess: Date | null };
 
-const FLAG_TEXT: Record<FlagKind, string> = {
-  hrv_low: `HRV ${Math.round(HRV_DROP * 100)} % or more below its 30-day mean three days running`,
-  recovery_red: 'recovery red three days running',
-  sleep_poor: `sleep performance below ${POOR_SLEEP_PERFORMANCE} % three nights running`,
+/** `hrvMean` names the means the HRV flag compared with (each of the three days has its own). */
+const FLAG_TEXT: Record<FlagKind, (hrvMean: string) => string> = {
+  hrv_low: (hrvMean) => `HRV ${Math.round(HRV_DROP * 100)} % or more below its ${hrvMean} three days running`,
+  recovery_red: () => 'recovery red three days running',
+  sleep_poor: () => `sleep performance below ${POOR_SLEEP_PERFORMANCE} % three nights running`,
 };
 
 function message(title: string, notes: string[], sections: string[]): RichMessage {
@@ -25,15 +26,15 @@ function message(title: string, notes: string[], sections: string[]): RichMessag
   };
 }
 
+/** The notes under a title: data that could not be refreshed, members whose values are not shown. */
+function notes(freshness: Freshness, privateCount = 0): string[] {
+  return [...freshnessNote(freshness), ...(privateCount > 0 ? [privateMembersLine(privateCount)] : [])];
+}
+
 function freshnessNote(freshness: Freshness): string[] {
   if (freshness.ok) return [];
   const since = freshness.lastSuccess ? `the last successful sync, ${freshness.lastSuccess.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'no successful sync yet';
   return [`⚠️ Could not refresh the data first (${escapeSlackText(freshness.reason)}); values are from ${since}.`];
-}
-
-function against(value: number | null, base: number | undefined, unit: string): string {
-  if (value === null) return '';
-  return base === undefined ? `${round(value)} ${unit}` : `${round(value)} ${unit} (${change(value, base)} vs 30-day mean ${round(base)})`;
 }
 
 /** One member's morning lines. */
@@ -44,9 +45,9 @@ function memberDigest(member: Member, rows: readonly DailyRow[], today: string):
   if (!latest) return `${name}: no data yet.`;
   const lines = [`${name}${latest.day === today ? '' : ` (latest data: ${dayLabel(latest.day)})`}: ${recovery(latest)}`];
   const vitals = [
-    latest.hrvMs !== null ? `HRV ${against(latest.hrvMs, baseline(days, latest.day, (row) => row.hrvMs), 'ms')}` : '',
+    latest.hrvMs !== null ? `HRV ${round(latest.hrvMs)} ms ${versusMean(latest.hrvMs, baseline(days, latest.day, (row) => row.hrvMs))}` : '',
     latest.restingHeartRate !== null
-      ? `resting HR ${against(latest.restingHeartRate, baseline(days, latest.day, (row) => row.restingHeartRate), 'bpm')}`
+      ? `resting HR ${round(latest.restingHeartRate)} bpm ${versusMean(latest.restingHeartRate, baseline(days, latest.day, (row) => row.restingHeartRate))}`
       : '',
   ].filter(Boolean);
   if (vitals.length > 0) lines.push(vitals.join(' · '));
@@ -57,7 +58,9 @@ function memberDigest(member: Member, rows: readonly DailyRow[], today: string):
   lines.push(`Last night: ${night.join(', ')}`);
   const yesterday = days.get(addDays(latest.day, -1));
   lines.push(`Yesterday: ${yesterday ? strain(yesterday) : 'no data'}`);
-  for (const flag of flags(days, latest.day)) lines.push(`🚩 ${FLAG_TEXT[flag]}`);
+  const flagDays = Array.from({ length: FLAG_RUN }, (_, back) => addDays(latest.day, -back));
+  const hrvMean = meanName(flagDays.map((day) => baseline(days, day, (row) => row.hrvMs).days));
+  for (const flag of flags(days, latest.day)) lines.push(`🚩 ${FLAG_TEXT[flag](hrvMean)}`);
   return lines.join('\n');
 }
 
@@ -67,12 +70,14 @@ export function dailyDigestMessage(input: {
   members: Member[];
   rows: DailyRow[];
   freshness: Freshness;
+  /** Members not shown because they do not share. */
+  privateCount?: number;
 }): RichMessage {
   const { today, members, rows, freshness } = input;
   const sections = members.map((member) =>
     memberDigest(member, rows.filter((row) => row.userId === member.userId), today),
   );
-  return message(`🌅 Morning digest · ${dayLabel(today)}`, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);
+  return message(`🌅 Morning digest · ${dayLabel(today)}`, notes(freshness, input.privateCount), sections.length > 0 ? sections : [emptyText(input.privateCount)]);
 }
 
 function compare(
@@ -85,13 +90,13 @@ function compare(
   return before === undefined ? `${label} ${show(week)}` : `${label} ${show(week)} (${change(week, before)} vs ${show(before)})`;
 }
 
-function weekLine(week: WeekMeans, before: WeekMeans): string {
+function weekLine(week: WeekMeans, before: WeekMeans | undefined): string {
   return [
-    compare('recovery', week.recovery, before.recovery, (value) => `${round(value)} %`),
-    compare('HRV', week.hrv, before.hrv, (value) => `${round(value)} ms`),
-    compare('resting HR', week.restingHeartRate, before.restingHeartRate, (value) => `${round(value)} bpm`),
-    compare('asleep', week.asleepMs, before.asleepMs, duration),
-    compare('strain', week.strain, before.strain, (value) => round(value, 1)),
+    compare('recovery', week.recovery, before?.recovery, (value) => `${round(value)} %`),
+    compare('HRV', week.hrv, before?.hrv, (value) => `${round(value)} ms`),
+    compare('resting HR', week.restingHeartRate, before?.restingHeartRate, (value) => `${round(value)} bpm`),
+    compare('asleep', week.asleepMs, before?.asleepMs, duration),
+    compare('strain', week.strain, before?.strain, (value) => round(value, 1)),
   ].join(' · ');
 }
 
@@ -101,11 +106,11 @@ function memberWeek(member: Member, rows: readonly DailyRow[], sports: readonly 
   const days = byDay(rows);
   const week = weekMeans(days, today);
   if (week.days === 0) return `${name}: no data this week.`;
-  const before = weekMeans(days, addDays(today, -7));
+  const { before, header } = weekComparison(week, weekMeans(days, addDays(today, -7)));
   const workouts = sports.length === 0
     ? 'no workouts'
     : sports.map((sport) => `${escapeSlackText(sport.sport)} ${sport.count}× ${duration(sport.minutes * 60_000)}`).join(' · ');
-  return `${name}: means of the last 7 days (vs the 7 before)\n${weekLine(week, before)}\nWorkouts: ${workouts}`;
+  return `${name}: ${header}\n${weekLine(week, before)}\nWorkouts: ${workouts}`;
 }
 
 /** The weekly report (the chart goes with it as a file). */
@@ -115,6 +120,8 @@ export function weeklyReportMessage(input: {
   rows: DailyRow[];
   sports: SportTotal[];
   freshness: Freshness;
+  /** Members not shown because they do not share. */
+  privateCount?: number;
 }): RichMessage {
   const { today, members, rows, sports, freshness } = input;
   const sections = members.map((member) =>
@@ -126,5 +133,10 @@ export function weeklyReportMessage(input: {
     ),
   );
   const title = `📊 Weekly report · ${dayLabel(addDays(today, -6))} – ${dayLabel(today)}`;
-  return message(title, freshnessNote(freshness), sections.length > 0 ? sections : ['No WHOOP account is connected yet.']);
+  const body = sections.length > 0 ? sections : [emptyText(input.privateCount)];
+  return message(title, notes(freshness, input.privateCount), body);
+}
+
+function emptyText(privateCount = 0): string {
+  return privateCount > 0 ? 'No member shares their values in this channel.' : 'No WHOOP account is connected yet.';
 }

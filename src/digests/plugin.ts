@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config/config.js';
 import { SlackPoster } from '../slack/poster.js';
 import { Digests } from './digests.js';
+import { scheduleSlots } from '../schedule/slots.js';
 
 const DRAIN_MS = 5_000;
 
@@ -19,9 +20,12 @@ export default fp<{ config: Config }>(
       digest: config.digest,
       timezone: config.sync.timezone,
       db: app.db,
+      slots: scheduleSlots(app.db),
       runs: app.syncRuns,
-      dispatcher: app.dispatcher,
+      sync: app.sync,
       poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
+      directMessages: Boolean(config.slack.botToken),
+      settings: app.members.settings,
       metrics: app.metrics,
       log: app.log.child({ component: 'digest' }),
     });
@@ -32,5 +36,5 @@ export default fp<{ config: Config }>(
       if (!(await digests.idle(DRAIN_MS))) app.log.warn('a digest was still being prepared at shutdown');
     });
   },
-  { name: 'digests', dependencies: ['database', 'metrics', 'sync'] },
+  { name: 'digests', dependencies: ['database', 'metrics', 'sync', 'members'] },
 );

@@ -5,6 +5,9 @@ import { HOME_PAGE_CSP, homePage } from './home-page.js';
 import { readSetupChecklist } from './setup-checklist.js';
 
 export const homeRoutes: FastifyPluginAsync = async (app) => {
+  const { clientId, clientSecret } = app.config.whoop;
+  // Connecting starts from the operator's dashboard (or /whoop connect in Slack), not from a bare /oauth/whoop.
+  const connectPath = clientId && clientSecret ? '/dashboard' : undefined;
   app.get('/', async (_request, reply) => {
     const sections = await readSetupChecklist(app);
     return reply
@@ -13,6 +16,6 @@ export const homeRoutes: FastifyPluginAsync = async (app) => {
       .header('content-security-policy', HOME_PAGE_CSP)
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
-      .send(homePage(sections, '/oauth/whoop'));
+      .send(homePage(sections, connectPath));
   });
 };

@@ -33,6 +33,22 @@ export function createMetrics() {
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
       registers,
     }),
+    budgetLeft: new Gauge({
+      name: 'whoop_budget_remaining_requests',
+      help: "What is left of WHOOP's budget for this app (shared by every process), by window (minute, day).",
+      labelNames: ['window'] as const,
+      registers,
+    }),
+    historyIncomplete: new Gauge({
+      name: 'whoop_history_collections_incomplete',
+      help: "Collections (cycles, recoveries, sleeps, workouts) of connected members whose whole-history backfill is still being fetched.",
+      registers,
+    }),
+    historyRequestsLeft: new Gauge({
+      name: 'whoop_history_requests_left',
+      help: 'WHOOP requests the incomplete history backfills still need, estimated.',
+      registers,
+    }),
     lastSuccess: new Gauge({
       name: 'whoop_sync_last_success_timestamp_seconds',
       help: 'Unix time at which the last successful sync finished (0 before the first one).',
@@ -63,12 +79,12 @@ export function createMetrics() {
     }),
     accountsReauthorizationRequired: new Gauge({
       name: 'whoop_sync_accounts_reauthorization_required',
-      help: 'Connected WHOOP accounts whose grant is dead and must be reconnected at /oauth/whoop.',
+      help: 'Connected WHOOP accounts whose grant is dead and must be reconnected (/whoop connect in Slack, or the dashboard).',
       registers,
     }),
     slackCommands: new Counter({
       name: 'whoop_sync_slack_commands_total',
-      help: 'Slack slash commands by outcome (accepted, help, refused, not_configured, ssl_check).',
+      help: 'Slack slash commands by outcome (accepted, help, refused, not_configured, ssl_check, whoop).',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -109,7 +125,7 @@ export function createMetrics() {
     }),
     digests: new Counter({
       name: 'whoop_sync_digests_total',
-      help: 'Scheduled digests by kind (daily, weekly) and outcome (posted, posted_stale, failed, claimed_elsewhere).',
+      help: 'Scheduled digests by kind (daily, weekly) and outcome (posted, posted_stale, failed, claimed_elsewhere, no_recipients).',
       labelNames: ['kind', 'outcome'] as const,
       registers,
     }),

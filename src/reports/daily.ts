@@ -62,6 +62,16 @@ export async function dailyRows(db: Database, fromDay: string, toDay: string): P
   );
 }
 
+/** Each member's earliest stored day on or after `fromDay` (`YYYY-MM-DD`), or null when there is none. */
+export async function earliestDays(db: Database, fromDay: string): Promise<{ userId: string; day: string | null }[]> {
+  return db.query<{ userId: string; day: string | null }>(
+    `SELECT u."user_id"::text AS "userId", min(d."day")::text AS "day"
+     FROM "whoop_users" u LEFT JOIN "whoop_daily" d ON d."user_id" = u."user_id" AND d."day" >= $1::date
+     GROUP BY u."user_id"`,
+    [fromDay],
+  );
+}
+
 export interface LatestValues {
   member: Member;
   /** The member's latest day. */
@@ -74,15 +84,26 @@ export interface LatestValues {
 export async function latestValues(db: Database): Promise<LatestValues[]> {
   const [people, rows] = await Promise.all([
     members(db),
-    db.query<DailyRow & { kind: 'latest' | 'completed' }>(
-      `SELECT * FROM (
-         SELECT DISTINCT ON (d."user_id") 'latest' AS "kind", ${COLUMNS} FROM "whoop_daily" d
-         ORDER BY d."user_id", d."day" DESC) latest
-       UNION ALL
-       SELECT * FROM (
-         SELECT DISTINCT ON (d."user_id") 'completed' AS "kind", ${COLUMNS} FROM "whoop_daily" d
-         WHERE d."cycle_end" IS NOT NULL ORDER BY d."user_id", d."day" DESC) completed`,
-    ),
+    // Only the days since the earliest member's last completed cycle (a day is at most a day before its
+    // cycle's start): the view is then built for a few days instead of the whole history. Its estimated cost
+    // stays high, and PostgreSQL's JIT compilation of it took longer than the read (docs/database.md).
+    db.transaction(async (session) => {
+      await session.query('SET LOCAL jit = off');
+      return session.query<DailyRow & { kind: 'latest' | 'completed' }>(
+        `WITH "since" AS (
+           SELECT min("last")::date - 2 AS "day" FROM (
+             SELECT COALESCE(max("start") FILTER (WHERE "end" IS NOT NULL), max("start")) AT TIME ZONE 'UTC' AS "last"
+             FROM "whoop_cycles" GROUP BY "user_id") per_member)
+         SELECT * FROM (
+           SELECT DISTINCT ON (d."user_id") 'latest' AS "kind", ${COLUMNS} FROM "whoop_daily" d
+           WHERE d."day" >= (SELECT "day" FROM "since") ORDER BY d."user_id", d."day" DESC) latest
+         UNION ALL
+         SELECT * FROM (
+           SELECT DISTINCT ON (d."user_id") 'completed' AS "kind", ${COLUMNS} FROM "whoop_daily" d
+           WHERE d."cycle_end" IS NOT NULL AND d."day" >= (SELECT "day" FROM "since")
+           ORDER BY d."user_id", d."day" DESC) completed`,
+      );
+    }),
   ]);
   return people.map((member) => ({
     member,
@@ -104,7 +125,7 @@ export async function workoutsBySport(db: Database, fromDay: string, toDay: stri
     `SELECT "user_id"::text AS "userId", COALESCE(NULLIF("sport_name", ''), 'other') AS "sport",
             count(*)::int AS "count", round(sum(EXTRACT(EPOCH FROM ("end" - "start"))) / 60)::int AS "minutes"
      FROM "whoop_workouts"
-     WHERE (("start" AT TIME ZONE 'UTC') + COALESCE(NULLIF("timezone_offset", ''), '+00:00')::interval)::date
+     WHERE (("start" AT TIME ZONE 'UTC') + COALESCE(NULLIF(NULLIF("timezone_offset", ''), 'Z'), '+00:00')::interval)::date
            BETWEEN $1::date AND $2::date
      GROUP BY 1, 2 ORDER BY 1, "count" DESC, 2`,
     [fromDay, toDay],

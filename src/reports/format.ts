@@ -1,6 +1,8 @@
 // How the result message, the digest and the report write values, so the three read alike.
+import { plural } from '../util/plural.js';
 import { recoveryZone } from '../whoop/recovery-zone.js';
 import type { DailyRow, ScoreState } from './daily.js';
+import { MIN_BASELINE_DAYS, type Baseline, type WeekMeans } from './insights.js';
 
 const ZONE_EMOJI = { green: '🟢', yellow: '🟡', red: '🔴' } as const;
 
@@ -20,6 +22,34 @@ export function round(value: number, digits = 0): string {
 export function change(value: number, baseline: number): string {
   const percent = Math.round(((value - baseline) / baseline) * 100);
   return `${percent > 0 ? '+' : percent < 0 ? '−' : '±'}${Math.abs(percent)} %`;
+}
+
+/**
+ * `30-day mean`, `3-day mean`: named after the days it really covers, never the nominal window. Several means
+ * drawn together (a chart's line) that cover different numbers of days are a `mean of 3–30 days`.
+ */
+export function meanName(days: readonly number[]): string {
+  const fewest = Math.min(...days);
+  const most = Math.max(...days);
+  return fewest === most ? `${most}-day mean` : `mean of ${fewest}–${most} days`;
+}
+
+/** `(−5 % vs 3-day mean 42)`, or why there is no comparison. */
+export function versusMean(value: number, base: Baseline): string {
+  if (base.mean === undefined) return `(no mean yet: ${MIN_BASELINE_DAYS} earlier days needed)`;
+  return `(${change(value, base.mean)} vs ${meanName([base.days])} ${round(base.mean)})`;
+}
+
+/**
+ * The weekly report's heading and the week it compares with: "vs the 7 before" only when all 7 days are held,
+ * the days there are when fewer, and no comparison below MIN_BASELINE_DAYS.
+ */
+export function weekComparison(week: WeekMeans, before: WeekMeans): { before: WeekMeans | undefined; header: string } {
+  const means = week.days === 7 ? 'means of the last 7 days' : `means of ${week.days} of the last 7 days`;
+  if (before.days === 7) return { before, header: `${means} (vs the 7 before)` };
+  if (before.days >= MIN_BASELINE_DAYS) return { before, header: `${means} (vs ${before.days} of the 7 days before)` };
+  const why = before.days === 0 ? 'no data in the 7 days before' : `only ${plural(before.days, 'day')} of data in the 7 before`;
+  return { before: undefined, header: `${means} (no comparison: ${why})` };
 }
 
 function notScored(what: string, state: ScoreState | null): string | undefined {

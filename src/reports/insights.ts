@@ -4,6 +4,8 @@ import type { DailyRow } from './daily.js';
 import { addDays } from './days.js';
 
 export const BASELINE_DAYS = 30;
+/** Fewest days carrying a value before a mean of them is shown or compared with (docs/reports.md says why). */
+export const MIN_BASELINE_DAYS = 3;
 export const FLAG_RUN = 3;
 export const HRV_DROP = 0.15;
 export const POOR_SLEEP_PERFORMANCE = 70;
@@ -20,18 +22,26 @@ export function byDay(rows: readonly DailyRow[]): Map<string, DailyRow> {
   return new Map(rows.map((row) => [row.day, row]));
 }
 
-/** Mean of a value over the BASELINE_DAYS days before `day` (the day itself excluded). */
+export interface Baseline {
+  /** The mean of the values present; undefined when fewer than MIN_BASELINE_DAYS days carry one. */
+  mean: number | undefined;
+  /** Days of the window the service holds (a day without the value still counts): the N of "N-day mean". */
+  days: number;
+}
+
+/** Mean of a value over the days held among the BASELINE_DAYS before `day` (the day itself excluded). */
 export function baseline(
   days: Map<string, DailyRow>,
   day: string,
   value: (row: DailyRow) => number | null,
-): number | undefined {
+): Baseline {
   const values: (number | null)[] = [];
   for (let back = 1; back <= BASELINE_DAYS; back += 1) {
     const row = days.get(addDays(day, -back));
     if (row) values.push(value(row));
   }
-  return mean(values);
+  const present = values.filter((entry) => entry !== null).length;
+  return { mean: present >= MIN_BASELINE_DAYS ? mean(values) : undefined, days: values.length };
 }
 
 /** True when `test` holds on each of the FLAG_RUN calendar days ending on `day` (a missing day breaks the run). */
@@ -47,7 +57,7 @@ function running(days: Map<string, DailyRow>, day: string, test: (row: DailyRow,
 export function flags(days: Map<string, DailyRow>, day: string): FlagKind[] {
   const found: FlagKind[] = [];
   const hrvLow = (row: DailyRow, on: string) => {
-    const base = baseline(days, on, (r) => r.hrvMs);
+    const base = baseline(days, on, (r) => r.hrvMs).mean;
     return row.hrvMs !== null && base !== undefined && row.hrvMs <= base * (1 - HRV_DROP);
   };
   if (running(days, day, hrvLow)) found.push('hrv_low');

@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config/config.js';
 import { Scheduler } from './scheduler.js';
+import { scheduleSlots } from './slots.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,9 +15,9 @@ export default fp<{ config: Config }>(
     const scheduler = new Scheduler({
       schedules: config.sync.schedules,
       timezone: config.sync.timezone,
-      db: app.db,
+      slots: scheduleSlots(app.db),
       runs: app.syncRuns,
-      dispatcher: app.dispatcher,
+      sync: app.sync,
       metrics: app.metrics,
       log: app.log.child({ component: 'schedule' }),
     });

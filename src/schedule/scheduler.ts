@@ -1,5 +1,5 @@
-// Scheduled syncs with croner, through the same dispatcher as /sync (so their results are reported the
-// same way, to SLACK_REPORT_CHANNEL). Two guarantees:
+// Scheduled syncs with croner: each slot records a run for the worker, as /sync does (its result is
+// reported to SLACK_REPORT_CHANNEL). Two guarantees:
 // - overrun protection: a slot does not start while this schedule's previous run is still queued or
 //   running (in any replica); the skip is logged and counted;
 // - one run per slot: with several replicas on one database, the replica that claims the slot in
@@ -7,11 +7,11 @@
 import { Cron } from 'croner';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Schedule } from '../config/config.js';
-import type { Database } from '../db/database.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { RunDispatcher } from '../sync/dispatcher.js';
+import type { Sync } from '../sync/plugin.js';
 import type { SyncRuns } from '../sync/runs.js';
 import { plural } from '../util/plural.js';
+import type { ScheduleSlots } from './slots.js';
 
 export interface ScheduledJob {
   /** Stable name, used in sync_runs.requested_by, schedule_slots and the metrics label. */
@@ -25,9 +25,9 @@ export type SlotResult = 'ran' | 'claimed_elsewhere' | 'skipped_overrun';
 export interface SchedulerOptions {
   schedules: Schedule[];
   timezone: string;
-  db: Database;
+  slots: ScheduleSlots;
   runs: SyncRuns;
-  dispatcher: RunDispatcher;
+  sync: Sync;
   metrics: Metrics;
   log: FastifyBaseLogger;
 }
@@ -86,27 +86,21 @@ export class Scheduler {
     for (const { job } of this.jobs) job.stop();
   }
 
-  /** Runs one slot of a schedule, unless its previous run is busy or another replica claimed it. */
+  /** Records the run of one slot of a schedule, unless its previous run is busy or another replica claimed it. */
   async runSlot(schedule: Schedule, slot: Date): Promise<SlotResult> {
-    const { db, runs, dispatcher, log } = this.options;
+    const { slots, runs, sync, log } = this.options;
     const name = scheduleName(schedule);
-    const claimed = await db.prisma.scheduleSlot.createMany({ data: [{ schedule: name, slot }], skipDuplicates: true });
-    if (claimed.count === 0) {
+    if (!(await slots.claim(name, slot))) {
       log.debug({ schedule: name, slot: slot.toISOString() }, 'scheduled slot already claimed by another replica');
       return 'claimed_elsewhere';
     }
-    const busy = await db.prisma.syncRun.count({ where: { trigger: 'schedule', requestedBy: name, status: { in: ['queued', 'running'] } } });
-    if (busy > 0) {
+    if (await runs.busy(name)) {
       this.skipped(name, slot);
       return 'skipped_overrun';
     }
-    const run = await runs.create({ days: schedule.days, trigger: 'schedule', requestedBy: name });
-    await db.prisma.scheduleSlot.update({
-      where: { schedule_slot: { schedule: name, slot } },
-      data: { runId: run.id },
-    });
-    log.info({ schedule: name, slot: slot.toISOString(), runId: run.id }, 'scheduled sync starting');
-    await dispatcher.dispatch(run.id);
+    const run = await sync.record({ days: schedule.days, trigger: 'schedule', requestedBy: name });
+    await slots.ran(name, slot, run.id);
+    log.info({ schedule: name, slot: slot.toISOString(), runId: run.id }, 'scheduled sync recorded');
     return 'ran';
   }
 }

@@ -106,16 +106,29 @@ export function latestValuesLine({ member, latest, lastCompleted }: LatestValues
   return `${name} · ${dayLabel(latest.day)}: ${parts.join(' · ')}`;
 }
 
-/** The /sync result: successText's lines, then one line per account with its latest values. */
-export function successMessage(summary: SuccessSummary, accounts: LatestValues[]): RichMessage {
-  const lines = [successText(summary), ...accounts.map(latestValuesLine)];
+/**
+ * The /sync result: successText's lines, then one line per account with its latest values, and how many
+ * members keep theirs private (`privateCount`, see docs/privacy.md).
+ */
+export function successMessage(summary: SuccessSummary, accounts: LatestValues[], privateCount = 0): RichMessage {
+  const lines = [...accounts.map(latestValuesLine), ...(privateCount > 0 ? [privateMembersLine(privateCount)] : [])];
   return {
-    text: lines.join('\n'),
+    text: [successText(summary), ...lines].join('\n'),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: successText(summary) } },
-      ...accounts.map((account) => ({ type: 'section', text: { type: 'mrkdwn', text: latestValuesLine(account) } })),
+      ...lines.map((line) => ({ type: 'section', text: { type: 'mrkdwn', text: line } })),
     ],
   };
+}
+
+/** Stands in for the values of members who do not share them. */
+export function privateMembersLine(count: number): string {
+  return `_${count === 1 ? '1 member keeps their values' : `${count} members keep their values`} private._`;
+}
+
+/** The ephemeral copy of their own values for whoever typed /sync. */
+export function ownValuesText(values: LatestValues): string {
+  return `🔒 Only you can see this: ${latestValuesLine(values)}`;
 }
 
 /** The visible result of a failed sync: one line, escaped, capped. */
@@ -157,3 +170,18 @@ export function notAllowedText(scope?: 'user' | 'channel'): string {
   return `🚫 ${refusal}. Ask whoever runs WHOOP Sync to add ${scope === 'channel' ? 'this channel' : 'you'} to its allowlist.`;
 }
 
+
+/** A signed command from a workspace or app other than the one this service answers. */
+export function foreignWorkspaceText(which: 'team' | 'app'): string {
+  return `🚫 This WHOOP Sync only answers commands from its own Slack ${which === 'team' ? 'workspace' : 'app'}; nothing was started.`;
+}
+
+/**
+ * The one message saying a member's whole WHOOP history is stored: how far back it goes, no values. The name
+ * only of a member who shares (docs/privacy.md); otherwise "a member".
+ */
+export function historyCompleteText(name: string | undefined, oldest: Date | null, records: number): string {
+  const who = name ? escapeSlackText(name) : 'a member';
+  const back = oldest ? `back to ${oldest.toISOString().slice(0, 10)}` : 'WHOOP had no records';
+  return `:card_file_box: The whole WHOOP history of ${who} is stored: ${back} (${records.toLocaleString('en-US')} records).`;
+}

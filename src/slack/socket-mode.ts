@@ -37,6 +37,8 @@ export interface SlackSocketOptions {
   accept(fields: CommandFields, envelopeId: string): Promise<AcceptedCommand>;
   /** Starts the run recorded for a command, once its ack was sent (or could not be). */
   acknowledged(runId: number): void;
+  /** Acts on an `interactive` envelope's payload (a button press), once it was acknowledged. */
+  interactive(payload: unknown): void;
 }
 
 /** Slack's errors for an app token that will not work until it is replaced (or the app/workspace fixed). */
@@ -164,6 +166,9 @@ export class SlackSocket {
     client.on('slash_commands', (event: { ack(payload: unknown): Promise<void>; envelope_id?: unknown; body?: unknown }) => {
       void this.handling.track(this.handle(event));
     });
+    client.on('interactive', (event: { ack(): Promise<void>; body?: unknown }) => {
+      void this.handling.track(this.press(event));
+    });
     const closed = new Promise<void>((resolve) => client.once('disconnected', () => resolve()));
     this.client = client;
     const started = client.start();
@@ -217,6 +222,16 @@ export class SlackSocket {
     } catch (error) {
       log.error({ err: error, envelopeId }, 'Slack Socket Mode: a slash command could not be handled');
     }
+  }
+
+  /** One interactive envelope: acknowledged at once (an empty ack), acted on after. */
+  private async press(event: { ack(): Promise<void>; body?: unknown }): Promise<void> {
+    try {
+      await event.ack();
+    } catch (error) {
+      this.options.log.warn({ reason: errorText(error) }, 'Slack Socket Mode: could not acknowledge a button press (connection lost)');
+    }
+    this.options.interactive(event.body);
   }
 
   private enter(state: SlackSocketState, error?: string): void {

@@ -1,10 +1,13 @@
 // Socket Mode ingress (SLACK_APP_TOKEN): slash commands from the WebSocket go through the same handling as
-// POST /slack/commands, and each acknowledged /sync is started by the same dispatcher. `app.slackSocket`
+// POST /slack/commands, and each acknowledged /sync is run by the same worker. `app.slackSocket`
 // tells the connection's state to /status and the home page, also when Socket Mode is off.
 import fp from 'fastify-plugin';
 import type { Config } from '../config/config.js';
 import { acceptSlashCommand } from './slash-command.js';
 import type { SlackSocketStatus } from './socket-mode.js';
+import { actOn, buttonPresses, type ForgetMember } from './interactivity.js';
+import { SlackPoster } from './poster.js';
+import { whoopHandler } from './whoop-command.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,8 +15,8 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ config: Config }>(
-  async (app, { config }) => {
+export default fp<{ config: Config; forget: ForgetMember }>(
+  async (app, { config, forget }) => {
     const { appToken, apiUrl, allowedUserIds, allowedChannelIds } = config.slack;
     const log = app.log.child({ component: 'slack-socket' });
     if (!appToken) {
@@ -23,22 +26,23 @@ export default fp<{ config: Config }>(
     }
     // Loaded only when used: the library and undici add about 13 MB to the process (measured RSS).
     const { SlackSocket } = await import('./socket-mode.js');
+    const whoop = whoopHandler(app);
+    const actions = { app, poster: new SlackPoster(config.slack.botToken, apiUrl), forget, log };
     const socket = new SlackSocket({
       appToken,
       apiUrl,
       log,
       connected: app.metrics.slackSocketConnected,
-      accept: async (fields, envelopeId) => {
-        const accepted = await acceptSlashCommand(
-          { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands: app.metrics.slackCommands },
-          fields,
-          log,
-          envelopeId,
-        );
-        if (accepted.runId !== undefined) app.dispatcher.hold(accepted.runId);
-        return accepted;
+      accept: (fields, envelopeId) => {
+        const commands = app.metrics.slackCommands;
+        const workspace = app.slackWorkspace;
+        const options = { allowedUserIds, allowedChannelIds, runs: app.syncRuns, commands, workspace, whoop };
+        return acceptSlashCommand(options, fields, log, envelopeId);
       },
-      acknowledged: (runId) => app.dispatcher.enqueue(runId),
+      acknowledged: () => app.worker.wake(),
+      interactive: (payload) => {
+        for (const press of buttonPresses(payload, app.slackWorkspace)) void actOn(actions, press);
+      },
     });
     app.decorate('slackSocket', socket);
     app.addHook('onReady', async () => {
@@ -49,5 +53,5 @@ export default fp<{ config: Config }>(
     // process takes no more commands, so Slack sends them to another connection.
     app.addHook('preClose', () => socket.stop());
   },
-  { name: 'slack-socket', dependencies: ['metrics', 'database'] },
+  { name: 'slack-socket', dependencies: ['metrics', 'database', 'slack-workspace', 'members'] },
 );

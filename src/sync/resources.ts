@@ -5,6 +5,7 @@
 // migration adding its column. Writes are set-based: one INSERT … SELECT FROM jsonb_to_recordset(…)
 // ON CONFLICT DO UPDATE per batch instead of one round trip per record.
 import type { z } from 'zod';
+import type { SqlSession } from '../db/database.js';
 import type { Collection } from '../whoop/api.js';
 import { checks, recordSchema } from '../whoop/schemas.js';
 import type { Resource } from './collections.js';
@@ -45,6 +46,11 @@ interface FieldColumn<
   /** The object the field is nested in, e.g. `score.stage_summary`; undefined at the top level. */
   under: Under;
   check: z.ZodType;
+  /**
+   * The value the typed column gets from a checked one: null for a value outside WHOOP's documented range, so
+   * queries, the whoop_daily view and reports never use it. The raw record keeps it as WHOOP sent it.
+   */
+  usable?: (value: any) => unknown;
 }
 
 /** A column computed from the record (and, for recoveries, the starts of their sleeps). */
@@ -67,6 +73,25 @@ function optional<T extends FieldType, U extends string>(type: T, under: U): Fie
 function optional(type: FieldType, under?: string): FieldColumn {
   return { type, required: false, under, check: CHECKS[type] };
 }
+
+/** The column, holding only values from `min` to `max` (inclusive). */
+function within<C extends FieldColumn>(column: C, min: number, max = Infinity): C {
+  return { ...column, usable: (value: number) => (value >= min && value <= max ? value : null) };
+}
+
+/** WHOOP's UTC offsets: `±hh:mm` within ±14:00, or `Z` (stored as +00:00). */
+export function utcOffset(value: string): string | null {
+  if (value === 'Z' || value === 'z') return '+00:00';
+  const match = /^[+-](\d\d):([0-5]\d)$/.exec(value);
+  return match && Number(match[1]) * 60 + Number(match[2]) <= 14 * 60 ? value : null;
+}
+
+/** A timezone_offset column: an offset SQL cannot use as an interval, or one out of range, is stored as NULL. */
+const offset = () => ({ ...optional('text'), usable: utcOffset });
+
+const PERCENT = [0, 100] as const;
+/** WHOOP's strain scale. */
+const STRAIN = [0, 21] as const;
 
 /** The record as the sync code sees it: its top-level fields typed, the rest (scores) as stored. */
 type TopLevel = FieldColumn<FieldType, boolean, undefined>;
@@ -102,6 +127,14 @@ function fieldValue(path: readonly string[]): DerivedColumn['value'] {
   };
 }
 
+function usableValue(value: DerivedColumn['value'], usable: FieldColumn['usable']): DerivedColumn['value'] {
+  if (!usable) return value;
+  return (record, sleepStarts) => {
+    const checked = value(record, sleepStarts);
+    return checked === null ? null : usable(checked);
+  };
+}
+
 function resource<C extends Record<string, Column>>(spec: {
   name: Resource;
   collection: Omit<Collection<z.ZodType>, 'schema'>;
@@ -121,7 +154,7 @@ function resource<C extends Record<string, Column>>(spec: {
     keyType,
     values: Object.entries(spec.columns).map(([name, column]) => [
       name,
-      'check' in column ? fieldValue([...(column.under?.split('.') ?? []), name]) : column.value,
+      'check' in column ? usableValue(fieldValue([...(column.under?.split('.') ?? []), name]), column.usable) : column.value,
     ]),
   };
 }
@@ -146,8 +179,8 @@ export const cycles = resource({
     ...common,
     start: required('timestamptz'),
     end: optional('timestamptz'),
-    timezone_offset: optional('text'),
-    strain: optional('float8', 'score'),
+    timezone_offset: offset(),
+    strain: within(optional('float8', 'score'), ...STRAIN),
     kilojoule: optional('float8', 'score'),
     average_heart_rate: optional('int4', 'score'),
     max_heart_rate: optional('int4', 'score'),
@@ -167,7 +200,7 @@ export const sleeps = resource({
     v1_id: optional('bigint'),
     start: required('timestamptz'),
     end: required('timestamptz'),
-    timezone_offset: optional('text'),
+    timezone_offset: offset(),
     nap: required('bool'),
     total_in_bed_time_milli: optional('int4', 'score.stage_summary'),
     total_awake_time_milli: optional('int4', 'score.stage_summary'),
@@ -182,9 +215,9 @@ export const sleeps = resource({
     need_from_recent_strain_milli: optional('bigint', 'score.sleep_needed'),
     need_from_recent_nap_milli: optional('bigint', 'score.sleep_needed'),
     respiratory_rate: optional('float8', 'score'),
-    sleep_performance_percentage: optional('float8', 'score'),
-    sleep_consistency_percentage: optional('float8', 'score'),
-    sleep_efficiency_percentage: optional('float8', 'score'),
+    sleep_performance_percentage: within(optional('float8', 'score'), ...PERCENT),
+    sleep_consistency_percentage: within(optional('float8', 'score'), ...PERCENT),
+    sleep_efficiency_percentage: within(optional('float8', 'score'), ...PERCENT),
   },
 });
 
@@ -207,10 +240,10 @@ export const recoveries = resource({
       select: `COALESCE(x."sleep_start", (SELECT s."start" FROM "whoop_sleeps" s WHERE s."id" = x."sleep_id"))`,
     } satisfies DerivedColumn,
     user_calibrating: optional('bool', 'score'),
-    recovery_score: optional('float8', 'score'),
+    recovery_score: within(optional('float8', 'score'), ...PERCENT),
     resting_heart_rate: optional('float8', 'score'),
-    hrv_rmssd_milli: optional('float8', 'score'),
-    spo2_percentage: optional('float8', 'score'),
+    hrv_rmssd_milli: within(optional('float8', 'score'), 0),
+    spo2_percentage: within(optional('float8', 'score'), ...PERCENT),
     skin_temp_celsius: optional('float8', 'score'),
   },
 });
@@ -227,14 +260,14 @@ export const workouts = resource({
     v1_id: optional('bigint'),
     start: required('timestamptz'),
     end: required('timestamptz'),
-    timezone_offset: optional('text'),
+    timezone_offset: offset(),
     sport_name: optional('text'),
     sport_id: optional('int4'),
-    strain: optional('float8', 'score'),
+    strain: within(optional('float8', 'score'), ...STRAIN),
     average_heart_rate: optional('int4', 'score'),
     max_heart_rate: optional('int4', 'score'),
     kilojoule: optional('float8', 'score'),
-    percent_recorded: optional('float8', 'score'),
+    percent_recorded: within(optional('float8', 'score'), ...PERCENT),
     distance_meter: optional('float8', 'score'),
     altitude_gain_meter: optional('float8', 'score'),
     altitude_change_meter: optional('float8', 'score'),
@@ -246,6 +279,9 @@ export const workouts = resource({
     zone_five_milli: optional('bigint', 'score.zone_durations'),
   },
 });
+
+/** Each collection's table, by resource name. */
+export const RESOURCE_SPECS: Record<Resource, ResourceSpec<any>> = { cycles, recoveries, sleeps, workouts };
 
 export type Cycle = z.infer<typeof cycles.collection.schema>;
 export type Recovery = z.infer<typeof recoveries.collection.schema>;
@@ -291,4 +327,17 @@ export function deleteMissingSql(spec: ResourceSpec<unknown>): string {
     `DELETE FROM ${quote(spec.table)} WHERE "user_id" = $1::bigint AND ${time} >= $2::timestamptz AND ${time} < $3::timestamptz ` +
     `AND ${quote(spec.key)} NOT IN (SELECT value::${spec.keyType} FROM jsonb_array_elements_text($4::jsonb))`
   );
+}
+
+/** Deletes every record of an account (the account leaves: see src/members/forget.ts). */
+export async function deleteAccountRecords(
+  session: SqlSession,
+  spec: ResourceSpec<unknown>,
+  userId: bigint,
+): Promise<number> {
+  const [row] = await session.query<{ count: number }>(
+    `WITH gone AS (DELETE FROM ${quote(spec.table)} WHERE "user_id" = $1::bigint RETURNING 1) SELECT count(*)::int AS count FROM gone`,
+    [userId.toString()],
+  );
+  return row!.count;
 }

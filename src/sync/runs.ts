@@ -1,15 +1,13 @@
-// Data access for sync_runs (one row per sync, whatever triggered it) and sync_workers (the processes
-// moving runs on): the only module that writes either. See docs/architecture.md for the states.
-import type { Database } from '../db/database.js';
+// sync_runs: one row per run (a request for a sync, whatever its trigger). The only module that writes it.
+// Plain SQL on the driver, as every table of the worker (docs/architecture.md, "Data access").
+import type { Database, SqlSession } from '../db/database.js';
+import type { SyncRun as SyncRunRow } from '../generated/prisma/client.js';
 import type { SyncStatus, SyncTrigger } from '../generated/prisma/enums.js';
-import type { Resource } from './collections.js';
-import { batched } from '../util/batch.js';
+import { DAY_MS } from '../util/time.js';
+import type { TimeWindow } from '../whoop/api.js';
+import { RESOURCES, type Resource } from './collections.js';
 
-interface ResourceCounts {
-  upserted: number;
-  deleted: number;
-}
-export type SyncCounts = Record<Resource, ResourceCounts>;
+export type SyncCounts = Record<Resource, { upserted: number; deleted: number }>;
 
 export interface SyncRequest {
   days: number;
@@ -20,278 +18,129 @@ export interface SyncRequest {
   responseUrl?: string | null;
 }
 
-/** A run just recorded (status queued). */
-export interface RecordedRun {
-  id: number;
-}
+/** A row of sync_runs (the columns of Prisma's model, as the statements below name them). */
+export type SyncRun = Omit<SyncRunRow, 'counts'> & { counts: SyncCounts | null };
 
-export type SyncRun = NonNullable<Awaited<ReturnType<Database['prisma']['syncRun']['findUnique']>>>;
+export const emptyCounts = () =>
+  Object.fromEntries(RESOURCES.map((name) => [name, { upserted: 0, deleted: 0 }])) as SyncCounts;
 
-export function emptyCounts(): SyncCounts {
-  return {
-    cycles: { upserted: 0, deleted: 0 },
-    recoveries: { upserted: 0, deleted: 0 },
-    sleeps: { upserted: 0, deleted: 0 },
-    workouts: { upserted: 0, deleted: 0 },
-  };
-}
+const RUN = `id, trigger, requested_by AS "requestedBy", channel_id AS "channelId", response_url AS "responseUrl", days,
+  window_start AS "windowStart", window_end AS "windowEnd", status, counts, accounts, error, requested_at AS "requestedAt",
+  started_at AS "startedAt", finished_at AS "finishedAt", reported_at AS "reportedAt", report_error AS "reportError",
+  report_attempts AS "reportAttempts", report_gave_up_at AS "reportGaveUpAt", report_next_at AS "reportNextAt",
+  envelope_id AS "envelopeId"`;
 
-/** Rows per INSERT when many requests arrive at once. */
-const MAX_BATCH = 500;
-/** INSERTs in flight at once: requests arriving meanwhile wait for the next one (group commit). */
-const MAX_FLUSHES = 2;
-
-const DAY_MS = 86_400_000;
-
-/** Ids per statement when many runs finish at once: far below Postgres' 65,535 bind parameters. */
-const IDS_PER_STATEMENT = 10_000;
-
-function* chunks(ids: number[]): Generator<number[]> {
-  for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) yield ids.slice(i, i + IDS_PER_STATEMENT);
-}
-
-/**
- * Takes run $1 and every queued run, locking them so no other process takes them too; the window ends at
- * $2 and spans the most days any of them asked for (in exact seconds, whatever the session's time zone).
- * The taking worker $3 becomes their owner: it finishes them and delivers their results. Runs it started
- * but did not finish (an attempt the database broke off) are taken again: one execution at a time per worker.
- */
-const START_WITH_QUEUED = `
-  WITH picked AS (
-    SELECT id, days FROM sync_runs WHERE id = $1 OR status = 'queued' OR (status = 'running' AND owner = $3) FOR UPDATE
-  ), span AS (
-    SELECT max(days) AS days FROM picked
-  )
-  UPDATE sync_runs AS run
-  SET status = 'running', started_at = now(), owner = $3, window_end = $2::timestamptz,
-      window_start = $2::timestamptz - make_interval(secs => span.days * 86400), error = NULL
-  FROM picked, span
-  WHERE run.id = picked.id
-  RETURNING run.id, span.days`;
-
-const RUN_COLUMNS = 5;
-/** A worker whose heartbeat is older than this is gone: its runs and results are adopted by a live one. */
-const WORKER_EXPIRY_SECONDS = 15;
-
-/**
- * Inserts a few requested runs. A VALUES list is the cheapest statement for the usual batch of one (less
- * planning than unnest()); its cost grows with every row, so large batches use INSERT_MANY_RUNS.
- */
-const insertFewRuns = (rows: number) =>
-  `INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, owner) VALUES ${Array.from({ length: rows }, (_, row) => {
-    const n = row * RUN_COLUMNS + 1;
-    return `($${n + 1}::sync_trigger, $${n + 2}::int, $${n + 3}, $${n + 4}, $${n + 5}, $1)`;
-  }).join(', ')} RETURNING id`;
-/** Batches up to this size use a VALUES list, cheaper than unnest() for a few rows (docs/benchmarks.md). */
-const FEW_RUNS = 8;
-/** INSERT_FEW_RUNS[n - 1] inserts n runs. */
-const INSERT_FEW_RUNS = Array.from({ length: FEW_RUNS }, (_, index) => insertFewRuns(index + 1));
-
-/** Inserts many requested runs with one statement, numbering them in the order given. */
-const INSERT_MANY_RUNS = `
-  INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, owner)
-  SELECT trigger::sync_trigger, days, requested_by, channel_id, response_url, $6
-  FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[])
-    WITH ORDINALITY AS requested(trigger, days, requested_by, channel_id, response_url, position)
-  ORDER BY position
-  RETURNING id`;
-
-/**
- * Records a run asked for by a Socket Mode envelope, unless that envelope was recorded before: Slack
- * sends an envelope again, with the same envelope_id, when its ack did not arrive. Returns no row then.
- */
-const INSERT_ENVELOPE_RUN = `
+/** The ack path's one statement. A Socket Mode envelope Slack sends again (same envelope_id) records nothing. */
+const INSERT = `
   INSERT INTO sync_runs (trigger, days, requested_by, channel_id, response_url, envelope_id)
   VALUES ($1::sync_trigger, $2::int, $3, $4, $5, $6)
   ON CONFLICT (envelope_id) DO NOTHING
   RETURNING id`;
 
 /**
- * Records requested runs, writing the requests that arrive while earlier writes are in flight with one
- * INSERT … RETURNING (util/batch.ts). With the replay check, batched the same way, this is the ack path's
- * database work: under a burst of /sync commands it costs one round trip per batch instead of one per
- * request, holds at most two connections, and a single request waits for nothing. It goes to the driver
- * directly: through the Prisma client, building the statement cost more CPU per request than everything
- * else on the ack path together.
+ * Starts an execution: every waiting run (queued, or left running by a worker that died) becomes running
+ * over one window ending at $1 and as long as the longest of them asks for.
  */
-function runRecorder(db: Database, owner: string): (request: SyncRequest) => Promise<RecordedRun> {
-  return batched(
-    async (requests: SyncRequest[]) => {
-      const rows =
-        requests.length <= FEW_RUNS
-          ? await db.query<{ id: number }>(INSERT_FEW_RUNS[requests.length - 1]!, [
-              owner,
-              ...requests.flatMap((request) => [
-                request.trigger,
-                request.days,
-                request.requestedBy ?? null,
-                request.channelId ?? null,
-                request.responseUrl ?? null,
-              ]),
-            ])
-          : await db.query<{ id: number }>(INSERT_MANY_RUNS, [
-              requests.map((request) => request.trigger),
-              requests.map((request) => request.days),
-              requests.map((request) => request.requestedBy ?? null),
-              requests.map((request) => request.channelId ?? null),
-              requests.map((request) => request.responseUrl ?? null),
-              owner,
-            ]);
-      // Ids are drawn in the order of the rows inserted, which is the order of the batch.
-      return rows.map((row) => ({ id: Number(row.id) })).sort((a, b) => a.id - b.id);
-    },
-    { maxBatch: MAX_BATCH, maxInFlight: MAX_FLUSHES },
-  );
-}
-
-/** A run whose result has a message to deliver (schedules only with a report channel; see the reporter). */
-const REPORTED_TRIGGERS = `trigger IN ('slack', 'schedule')`;
-
-/**
- * Makes worker $1 the owner of the runs, since $2, whose owner is gone (no heartbeat for
- * WORKER_EXPIRY_SECONDS) or unknown, and that still need work: unfinished runs go back to the queue (so
- * the runs an execution had joined resume as one execution again), finished ones wait for their message.
- */
-const ADOPT = `
+const START = `
+  WITH waiting AS (
+    SELECT id, days FROM sync_runs WHERE status IN ('queued', 'running') FOR UPDATE
+  ), span AS (
+    SELECT max(days) AS days FROM waiting
+  )
   UPDATE sync_runs AS run
-  SET owner = $1,
-      status = CASE WHEN run.status = 'running' THEN 'queued'::sync_status ELSE run.status END,
-      started_at = CASE WHEN run.status = 'running' THEN NULL ELSE run.started_at END
-  WHERE run.requested_at >= $2::timestamptz
-    AND (run.status IN ('queued', 'running')
-         OR (run.reported_at IS NULL AND run.report_gave_up_at IS NULL AND run.${REPORTED_TRIGGERS}))
-    AND run.owner IS DISTINCT FROM $1
-    AND NOT EXISTS (
-      SELECT 1 FROM sync_workers AS worker
-      WHERE worker.id = run.owner AND worker.heartbeat_at > now() - make_interval(secs => ${WORKER_EXPIRY_SECONDS})
-    )
-  RETURNING run.id, run.status::text AS status`;
+  SET status = 'running', started_at = now(), window_end = $1::timestamptz,
+      window_start = $1::timestamptz - make_interval(secs => span.days * 86400), error = NULL
+  FROM waiting, span
+  WHERE run.id = waiting.id
+  RETURNING run.id, span.days`;
+
+/** The oldest finished run whose result message is due (Slack runs, and schedules: see the reporter). */
+const DUE_RESULTS = `
+  SELECT ${RUN} FROM sync_runs
+  WHERE status IN ('succeeded', 'failed') AND reported_at IS NULL AND report_gave_up_at IS NULL
+    AND trigger IN ('slack', 'schedule') AND (report_next_at IS NULL OR report_next_at <= now())
+  ORDER BY finished_at, id LIMIT $1`;
 
 /**
- * Runs of worker $1 since $2 still queued or running, recorded more than $3 seconds ago: when the worker
- * has nothing queued or executing, nothing moves them on (see RunDispatcher.resumeOwn).
+ * A refused delivery: the next attempt waits 2 s doubling to 5 min after each refusal (counted over every
+ * worker), the last one at the end of the retry window, $3 ms after the run finished; a refusal from then on
+ * gives the result up.
  */
-const UNMOVED = `
-  SELECT id FROM sync_runs
-  WHERE owner = $1 AND status IN ('queued', 'running') AND requested_at >= $2::timestamptz
-    AND requested_at < now() - make_interval(secs => $3)
-  ORDER BY id`;
+const DELIVERY_FAILED = `
+  UPDATE sync_runs SET report_error = $2, report_attempts = report_attempts + 1,
+    report_next_at = least(now() + make_interval(secs => least(2 * power(2, least(report_attempts, 8)), 300)),
+                           finished_at + $3::int * interval '1 ms'),
+    report_gave_up_at = CASE WHEN finished_at + $3::int * interval '1 ms' <= now() THEN now() END
+  WHERE id = $1
+  RETURNING report_attempts AS attempts, report_gave_up_at IS NOT NULL AS "gaveUp"`;
 
-const HEARTBEAT = `INSERT INTO sync_workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`;
-
-export function syncRuns(db: Database, owner: string) {
-  const { prisma } = db;
+export function syncRuns(db: Database) {
+  const one = async (sql: string, params: unknown[]) => (await db.query<SyncRun>(sql, params))[0];
   return {
-    /** This process's worker id: the owner of the runs it records, executes or adopts. */
-    owner,
-
-    /** Records a requested run (status queued), owned by this worker. */
-    create: runRecorder(db, owner),
-
-    /**
-     * Records a run for a Socket Mode envelope; undefined when the envelope was already recorded (by this
-     * process or another one sharing the database, before or after a restart), so it starts no second run.
-     */
-    createForEnvelope: async (request: SyncRequest, envelopeId: string): Promise<RecordedRun | undefined> => {
-      const rows = await db.query<{ id: number }>(INSERT_ENVELOPE_RUN, [
-        request.trigger,
-        request.days,
-        request.requestedBy ?? null,
-        request.channelId ?? null,
-        request.responseUrl ?? null,
-        envelopeId,
-      ]);
-      return rows[0] ? { id: Number(rows[0].id) } : undefined;
+    /** Records a requested run (queued); undefined when its Socket Mode envelope was recorded before. */
+    create: async (request: SyncRequest, envelopeId?: string): Promise<{ id: number } | undefined> => {
+      const { trigger, days, requestedBy, channelId, responseUrl } = request;
+      const params = [trigger, days, requestedBy ?? null, channelId ?? null, responseUrl ?? null, envelopeId ?? null];
+      return (await db.query<{ id: number }>(INSERT, params))[0];
     },
 
-    get: (id: number) => prisma.syncRun.findUnique({ where: { id } }),
+    get: (id: number) => one(`SELECT ${RUN} FROM sync_runs WHERE id = $1`, [id]),
 
-    /**
-     * Marks a run and every other run still waiting in the queue as running over one window ending at
-     * `end` and as long as the longest of them asks for: one WHOOP sync serves them all. One statement
-     * with no list of ids, so a queue of any length (a flood of commands) costs the same.
-     */
-    startWithQueued: async (
-      id: number,
-      end: Date,
-    ): Promise<{ ids: number[]; days: number; window: { start: Date; end: Date } }> => {
-      const rows = await db.query<{ id: number; days: number }>(START_WITH_QUEUED, [id, end.toISOString(), owner]);
-      if (rows.length === 0) throw new Error(`Sync run ${id} does not exist`);
-      const days = Number(rows[0]!.days);
-      return {
-        ids: rows.map((row) => Number(row.id)).sort((a, b) => a - b),
-        days,
-        window: { start: new Date(end.getTime() - days * DAY_MS), end },
-      };
+    /** Takes every waiting run into one execution; undefined when none waits. */
+    start: async (end: Date): Promise<{ ids: number[]; days: number; window: TimeWindow } | undefined> => {
+      const rows = await db.query<{ id: number; days: number }>(START, [end.toISOString()]);
+      if (rows.length === 0) return undefined;
+      const days = rows[0]!.days;
+      const ids = rows.map((row) => row.id).sort((a, b) => a - b);
+      return { ids, days, window: { start: new Date(end.getTime() - days * DAY_MS), end } };
     },
 
-    finish: async (ids: number[], status: Extract<SyncStatus, 'succeeded' | 'failed'>, counts: SyncCounts, accounts: number, error: string | undefined) => {
-      const finishedAt = new Date();
-      const finished: SyncRun[] = [];
-      for (const chunk of chunks(ids)) {
-        finished.push(
-          ...(await prisma.syncRun.updateManyAndReturn({
-            where: { id: { in: chunk } },
-            data: { status, counts: counts as object, accounts, error: error ?? null, finishedAt },
-          })),
-        );
-      }
-      return finished;
-    },
+    finish: (ids: number[], status: Extract<SyncStatus, 'succeeded' | 'failed'>, counts: SyncCounts, accounts: number, error: string | undefined) =>
+      db.query<SyncRun>(
+        `UPDATE sync_runs SET status = $2::sync_status, counts = $3::jsonb, accounts = $4, error = $5, finished_at = now()
+         WHERE id = ANY($1::int[]) RETURNING ${RUN}`,
+        [ids, status, JSON.stringify(counts), accounts, error ?? null],
+      ),
 
-    /** Puts runs interrupted by shutdown back in the queue, to be run again at the next start. */
-    requeue: async (ids: number[]) => {
-      for (const chunk of chunks(ids)) await prisma.syncRun.updateMany({ where: { id: { in: chunk } }, data: { status: 'queued', startedAt: null } });
-    },
+    /** Puts runs interrupted by shutdown back in the queue: the next worker runs them. */
+    requeue: (ids: number[]) => db.execute(`UPDATE sync_runs SET status = 'queued', started_at = NULL WHERE id = ANY($1::int[])`, [ids]),
 
-    /** Adopts the runs of workers that are gone (see ADOPT): the queued ones, and the finished ones still to report. */
-    adopt: async (since: Date): Promise<{ queued: number[]; unreported: SyncRun[] }> => {
-      const rows = await db.query<{ id: number; status: SyncStatus }>(ADOPT, [owner, since.toISOString()]);
-      const finished = rows.filter((row) => row.status === 'succeeded' || row.status === 'failed').map((row) => Number(row.id));
-      const unreported: SyncRun[] = [];
-      for (const chunk of chunks(finished)) unreported.push(...(await prisma.syncRun.findMany({ where: { id: { in: chunk } }, orderBy: { id: 'asc' } })));
-      return { queued: rows.filter((row) => row.status === 'queued').map((row) => Number(row.id)).sort((a, b) => a - b), unreported };
-    },
-
-    /** This worker's unfinished runs recorded between `since` and `graceSeconds` ago (see UNMOVED). */
-    unmoved: async (since: Date, graceSeconds: number): Promise<number[]> =>
-      (await db.query<{ id: number }>(UNMOVED, [owner, since.toISOString(), graceSeconds]))
-        .map((row) => Number(row.id)),
+    /** The oldest finished runs whose result message is due to go out, at most `limit`. */
+    dueResults: (limit: number) => db.query<SyncRun>(DUE_RESULTS, [limit]),
 
     /** The result message went out (or there was none to send). */
-    reported: (id: number) =>
-      prisma.syncRun.updateMany({ where: { id }, data: { reportedAt: new Date(), reportError: null } }),
+    delivered: (id: number) => db.execute(`UPDATE sync_runs SET reported_at = now(), report_error = NULL WHERE id = $1`, [id]),
 
-    /** Delivering the result failed again; returns the attempts so far. */
-    reportFailed: async (id: number, error: string) =>
-      (
-        await prisma.syncRun.update({
-          where: { id },
-          data: { reportError: error, reportAttempts: { increment: 1 } },
-          select: { reportAttempts: true },
-        })
-      ).reportAttempts,
+    /** Delivering the result failed again: retried later, or given up `retryMs` after the run finished. */
+    deliveryFailed: async (id: number, error: string, retryMs: number) =>
+      (await db.query<{ attempts: number; gaveUp: boolean }>(DELIVERY_FAILED, [id, error, retryMs]))[0]!,
 
-    /** Delivering the result is given up for good; report_error keeps the last reason. */
-    reportGaveUp: (id: number, error: string) =>
-      prisma.syncRun.updateMany({ where: { id }, data: { reportError: error, reportGaveUpAt: new Date() } }),
+    /** Runs of a schedule still waiting or running (its next slot is skipped meanwhile). */
+    busy: async (requestedBy: string) =>
+      (await db.query(`SELECT 1 FROM sync_runs WHERE trigger = 'schedule' AND requested_by = $1 AND status IN ('queued', 'running') LIMIT 1`, [requestedBy]))
+        .length > 0,
 
-    /**
-     * Announces this worker, so that its runs are not adopted while it lives, and forgets workers gone for
-     * a day. On a database no other process can be using, every other worker is gone, so their runs are
-     * adopted at once instead of after the heartbeat expiry.
-     */
-    register: async () => {
-      const gone = db.exclusive ? { id: { not: owner } } : { heartbeatAt: { lt: new Date(Date.now() - DAY_MS) } };
-      await prisma.syncWorker.deleteMany({ where: gone });
-      await db.execute(HEARTBEAT, [owner]);
-    },
-    heartbeat: () => db.execute(HEARTBEAT, [owner]),
-    /** A clean stop: what this worker still owns is adopted by the next live worker at once. */
-    retire: () => prisma.syncWorker.deleteMany({ where: { id: owner } }),
+    lastSuccess: async (): Promise<Date | null> =>
+      (await db.query<{ at: Date | null }>(`SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'succeeded'`))[0]?.at ?? null,
 
-    recent: (limit: number) => prisma.syncRun.findMany({ orderBy: { id: 'desc' }, take: limit }),
+    recent: (limit: number) => db.query<SyncRun>(`SELECT ${RUN} FROM sync_runs ORDER BY id DESC LIMIT $1`, [limit]),
   };
 }
 
 export type SyncRuns = ReturnType<typeof syncRuns>;
+
+/**
+ * Runs record no member, but a failed run's error can name one (`WHOOP authorization for account 123 …`):
+ * when the account leaves, such errors are replaced by a sentence that names nobody.
+ */
+export async function redactAccountErrors(session: SqlSession, userId: bigint): Promise<number> {
+  const [row] = await session.query<{ count: number }>(
+    `WITH redacted AS (
+       UPDATE sync_runs SET error = 'An error about a member who has since left whoop-sync (removed).'
+       WHERE error ~ ('(^|[^0-9])' || $1::text || '([^0-9]|$)')
+       RETURNING 1)
+     SELECT count(*)::int AS count FROM redacted`,
+    [userId.toString()],
+  );
+  return row!.count;
+}

@@ -1,4 +1,6 @@
 // Keeps track of background work so that shutdown can wait for it.
+import { setTimeout as sleep } from 'node:timers/promises';
+
 export class InFlight {
   private readonly active = new Set<Promise<unknown>>();
 
@@ -11,16 +13,10 @@ export class InFlight {
 
   /** Resolves true once nothing is in flight (including work started meanwhile), or false after `timeoutMs`. */
   async idle(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const drained = (async () => {
+    const drained = async () => {
       while (this.active.size > 0) await Promise.allSettled([...this.active]);
-      return true as const;
-    })();
-    try {
-      return await Promise.race([drained, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+      return true;
+    };
+    return Promise.race([drained(), sleep(timeoutMs, false, { ref: false })]);
   }
 }

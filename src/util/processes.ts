@@ -31,3 +31,17 @@ function isZombie(pid: number): boolean {
     return false; // no /proc (macOS): kill(pid, 0) is the answer
   }
 }
+
+/**
+ * When `pid` started (field 22 of /proc/<pid>/stat, clock ticks since boot), which tells a process from a
+ * later one given the same pid; undefined without /proc or when the process is gone.
+ */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command's closing ')': state is field 3, start time field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,6 +1,6 @@
-// Data access for webhook_events: WHOOP deliveries recorded before they are acknowledged, claimed by the
-// webhook worker, and kept for a week after processing so that a redelivered trace_id is recognised.
-import type { Database } from '../db/database.js';
+// webhook_events: WHOOP deliveries recorded before they are acknowledged, processed by the worker, and kept
+// for a week after processing so that a redelivered trace_id is recognised. The only module that writes it.
+import type { Database, SqlSession } from '../db/database.js';
 
 export const WEBHOOK_TYPES = ['sleep.updated', 'sleep.deleted', 'workout.updated', 'workout.deleted', 'recovery.updated', 'recovery.deleted'] as const;
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
@@ -42,87 +42,68 @@ export type RecordOutcome = 'accepted' | 'duplicate' | 'not_connected';
 export function webhookEvents(db: Database) {
   return {
     async record(delivery: WebhookDelivery): Promise<RecordOutcome> {
-      const [row] = await db.query<{ connected: boolean; recorded: boolean }>(RECORD, [
-        delivery.traceId,
-        delivery.userId.toString(),
-        delivery.type,
-        delivery.recordId,
-      ]);
-      if (!row?.connected) return 'not_connected';
-      return row.recorded ? 'accepted' : 'duplicate';
+      const { traceId, userId, type, recordId } = delivery;
+      const params = [traceId, userId.toString(), type, recordId];
+      const [row] = await db.query<{ connected: boolean; recorded: boolean }>(RECORD, params);
+      return !row?.connected ? 'not_connected' : row.recorded ? 'accepted' : 'duplicate';
     },
 
-    /** Events due for processing, oldest first. Call under the sync lock: nobody else claims them meanwhile. */
+    /** Events due for processing, oldest first (only the worker processes them). */
     async due(limit: number): Promise<PendingEvent[]> {
-      const rows = await db.query<{
-        trace_id: string;
-        user_id: string;
-        type: WebhookType;
-        record_id: string;
-        received_at: Date;
-        attempts: number;
-      }>(
-        `SELECT trace_id, user_id, type, record_id, received_at, attempts FROM webhook_events
-         WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY received_at LIMIT $1`,
+      const rows = await db.query<Omit<PendingEvent, 'userId'> & { userId: string }>(
+        `SELECT trace_id AS "traceId", user_id AS "userId", type, record_id AS "recordId", received_at AS "receivedAt", attempts
+         FROM webhook_events WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY received_at LIMIT $1`,
         [limit],
       );
-      return rows.map((row) => ({
-        traceId: row.trace_id,
-        userId: BigInt(row.user_id),
-        type: row.type,
-        recordId: row.record_id,
-        receivedAt: row.received_at,
-        attempts: row.attempts,
-      }));
+      return rows.map((row) => ({ ...row, userId: BigInt(row.userId) }));
     },
 
-    /** Marks events processed; returns when that was committed, the end of their freshness. */
+    /**
+     * Marks events processed and forgets those past the retention period; returns when that was committed,
+     * the end of their freshness.
+     */
     async done(traceIds: string[]): Promise<Date> {
       const [row] = await db.query<{ now: Date }>(
-        `WITH done AS (UPDATE webhook_events SET status = 'done', processed_at = now(), error = NULL WHERE trace_id = ANY($1::text[]))
+        `WITH done AS (UPDATE webhook_events SET status = 'done', processed_at = now(), error = NULL WHERE trace_id = ANY($1::text[])),
+              expired AS (DELETE FROM webhook_events WHERE status <> 'pending' AND received_at < now() - interval '${RETENTION}')
          SELECT now()`,
         [traceIds],
       );
       return row!.now;
     },
 
-    /** Schedules another attempt after `delayMs`, or gives up after MAX_ATTEMPTS. */
-    async failed(traceIds: string[], error: string, delayMs: number): Promise<void> {
+    /** Schedules another attempt (5 s doubling up to an hour), or gives up after MAX_ATTEMPTS. */
+    async failed(traceId: string, error: string): Promise<void> {
       await db.execute(
         `UPDATE webhook_events SET attempts = attempts + 1, error = $2,
-           status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END,
-           next_attempt_at = now() + make_interval(secs => $3::float8 / 1000)
-         WHERE trace_id = ANY($1::text[])`,
-        [traceIds, error.slice(0, 2000), delayMs, MAX_ATTEMPTS],
+           status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END,
+           next_attempt_at = now() + make_interval(secs => least(3600, 5 * 2 ^ attempts))
+         WHERE trace_id = $1`,
+        [traceId, error.slice(0, 2000), MAX_ATTEMPTS],
       );
     },
-
-    /** When the next pending event is due, if any. */
-    async nextDue(): Promise<Date | undefined> {
-      const [row] = await db.query<{ at: Date | null }>(`SELECT min(next_attempt_at) AS at FROM webhook_events WHERE status = 'pending'`);
-      return row?.at ?? undefined;
-    },
-
-    /** Forgets processed events past the retention period. */
-    expire: () => db.execute(`DELETE FROM webhook_events WHERE status <> 'pending' AND received_at < now() - interval '${RETENTION}'`),
 
     /** For /status: the backlog and the latest failure. */
     async summary() {
-      const [row] = await db.query<{ pending: string; retrying: string; failed: string; last_error: string | null }>(
-        `SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
-                count(*) FILTER (WHERE status = 'pending' AND attempts > 0) AS retrying,
-                count(*) FILTER (WHERE status = 'failed') AS failed,
-                (SELECT error FROM webhook_events WHERE error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1) AS last_error
+      const [row] = await db.query<{ pending: number; retrying: number; failed: number; lastError: string | null }>(
+        `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
+                count(*) FILTER (WHERE status = 'pending' AND attempts > 0)::int AS retrying,
+                count(*) FILTER (WHERE status = 'failed')::int AS failed,
+                (SELECT error FROM webhook_events WHERE error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1) AS "lastError"
          FROM webhook_events`,
       );
-      return {
-        pending: Number(row?.pending ?? 0),
-        retrying: Number(row?.retrying ?? 0),
-        failed: Number(row?.failed ?? 0),
-        lastError: row?.last_error ?? null,
-      };
+      return row!;
     },
   };
 }
 
 export type WebhookEvents = ReturnType<typeof webhookEvents>;
+
+/** Deletes the deliveries about an account (the account leaves: see src/members/forget.ts). */
+export async function forgetAccountEvents(session: SqlSession, userId: bigint): Promise<number> {
+  const [row] = await session.query<{ count: number }>(
+    'WITH gone AS (DELETE FROM webhook_events WHERE user_id = $1::bigint RETURNING 1) SELECT count(*)::int AS count FROM gone',
+    [userId.toString()],
+  );
+  return row!.count;
+}

@@ -2,7 +2,7 @@
 //   1. the raw body is kept exactly as received (nothing is interpreted before the signature is checked);
 //   2. the signature is verified (HMAC over timestamp + raw body, timestamp within 5 minutes either way);
 //   3. the event is read and recorded in the database, deduplicated on its trace_id;
-//   4. the answer (2xx) goes out; only then is the worker told, so no WHOOP request precedes the answer.
+//   4. the answer (2xx) goes out; only then is the worker woken, so no WHOOP request precedes the answer.
 // Unverified requests are rate limited per address; WHOOP's own (correctly signed) ones never are.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -128,6 +128,6 @@ export const whoopWebhookRoutes: FastifyPluginAsync = async (app) => {
   );
 
   app.addHook('onResponse', async (request) => {
-    if (request.recordedWebhook) app.webhooks.work.notify();
+    if (request.recordedWebhook) app.worker.wake();
   });
 };

@@ -1,7 +1,7 @@
 // The WHOOP v2 developer API, as the sync engine needs it: the four collections read page by page over a
 // time window, single records by id (for webhooks), and the member's profile and body measurement.
 import type { z } from 'zod';
-import { WhoopApiError, WhoopResponseError } from './errors.js';
+import { ReauthorizationRequiredError, WhoopApiError, WhoopResponseError } from './errors.js';
 import type { WhoopHttp } from './http.js';
 import { bodySchema, pageSchema, parseResponse, profileSchema, type Body, type Profile } from './schemas.js';
 import type { TokenGuard } from './token-guard.js';
@@ -46,13 +46,14 @@ export class WhoopApi {
 
   /**
    * Every record of `collection` whose start lies in [window.start, window.end), newest first. `onPage`
-   * sees each page's records as soon as they are validated, while the next page is already on its way.
+   * gets each page's records as soon as they are validated, while the next page is already on its way; the
+   * listing waits for it, and fails with it.
    */
   async listAll<T extends z.ZodType>(
     userId: bigint,
     collection: Collection<T>,
     window: TimeWindow,
-    onPage?: (records: z.infer<T>[]) => void,
+    onPage?: (records: z.infer<T>[]) => Promise<void>,
     limits: ListLimits = {},
   ): Promise<z.infer<T>[]> {
     const maxPages = limits.maxPages ?? MAX_PAGES;
@@ -92,9 +93,30 @@ export class WhoopApi {
       }
       const valid = raw.map((record, index) => parseResponse(collection.schema, record, `${collection.noun} (record ${records.length + index + 1})`));
       records.push(...valid);
-      onPage?.(valid);
+      await onPage?.(valid);
       if (!next_token) return records;
     }
+  }
+
+  /**
+   * One page of `collection` over `window` (newest first): its validated records and the token of the next,
+   * undefined on the last page. The whole-history backfill reads one page per step (src/sync/backfill.ts).
+   */
+  async page<T extends z.ZodType>(
+    userId: bigint,
+    collection: Collection<T>,
+    window: TimeWindow,
+    nextToken?: string,
+  ): Promise<{ records: z.infer<T>[]; nextToken: string | undefined }> {
+    const response = await this.get(userId, collection.path, collection.endpoint, {
+      limit: String(PAGE_LIMIT),
+      start: window.start.toISOString(),
+      end: window.end.toISOString(),
+      nextToken,
+    });
+    const { records: raw, next_token } = parseResponse(pageSchema, response, `${collection.noun} page`);
+    const records = raw.map((record, index) => parseResponse(collection.schema, record, `${collection.noun} (record ${index + 1})`));
+    return { records, nextToken: next_token || undefined };
   }
 
   /** One record of `collection` by its id (`GET <path>/<id>`); a WhoopApiError with status 404 when there is none. */
@@ -133,6 +155,40 @@ export class WhoopApi {
     return { profile: parseResponse(profileSchema, expectOk(profile, 'profile'), 'profile'), body: parseResponse(bodySchema, expectOk(body, 'body measurement'), 'body measurement') };
   }
 
+  /**
+   * Ends the account's grant at WHOOP (`DELETE /v2/user/access`, 204): its tokens stop working. Resolves to
+   * false when WHOOP had already ended it (the stored grant cannot be refreshed, or its token is refused).
+   */
+  async revokeAccess(userId: bigint): Promise<boolean> {
+    const revoke = (accessToken: string) =>
+      this.http.request({
+        method: 'DELETE',
+        path: '/developer/v2/user/access',
+        endpoint: 'user_access',
+        headers: { authorization: `Bearer ${accessToken}` },
+        idempotent: true,
+      });
+    let token: string;
+    try {
+      token = await this.guard.ensureTokenFresh(userId);
+    } catch (error) {
+      if (error instanceof ReauthorizationRequiredError) return false;
+      throw error;
+    }
+    let response = await revoke(token);
+    if (response.status === 401) {
+      try {
+        response = await revoke(await this.guard.ensureTokenFresh(userId, token));
+      } catch (error) {
+        if (error instanceof ReauthorizationRequiredError) return false;
+        throw error;
+      }
+      if (response.status === 401) return false;
+    }
+    if (response.status !== 204 && response.status !== 200) expectOk(response, 'DELETE /v2/user/access');
+    return true;
+  }
+
   /** GET with the account's token; a 401 gets one refresh and one retry. */
   private async get(
     userId: bigint,
@@ -167,5 +223,5 @@ export class WhoopApi {
 function expectOk(response: { status: number; body: unknown }, what: string): unknown {
   if (response.status === 200) return response.body;
   const detail = typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? '').slice(0, 200);
-  throw new WhoopApiError(`WHOOP answered HTTP ${response.status} to GET ${what}${detail ? `: ${detail}` : ''}`, response.status);
+  throw new WhoopApiError(`WHOOP answered HTTP ${response.status} to ${what.includes(' ') ? what : `GET ${what}`}${detail ? `: ${detail}` : ''}`, response.status);
 }

@@ -42,7 +42,7 @@ export class ReauthorizationRequiredError extends Error {
   ) {
     super(
       `WHOOP authorization for account ${userId} has expired or was revoked${reason ? ` (${reason})` : ''}. ` +
-        `Reconnect it at ${connectUrl}`,
+        `Reconnect it with /whoop connect in Slack, or from the dashboard at ${connectUrl}`,
     );
     this.name = 'ReauthorizationRequiredError';
   }

@@ -1,24 +1,19 @@
-// Every request to WHOOP goes through here: pacing under the rate limit, a timeout per request, and
-// bounded retries with exponential backoff and jitter for 429, 5xx and network failures, honouring
-// Retry-After or X-RateLimit-Reset. Other statuses (400, 401, 404) are returned to the caller, which knows
-// what they mean.
+// Every request to WHOOP goes through here: within WHOOP's shared budget (budget.ts), a timeout per
+// request, and bounded retries with exponential backoff and jitter (p-retry) for 429, 5xx and network
+// failures. A 429 consumes no retry: the budget waits out its Retry-After or X-RateLimit-Reset. Other
+// statuses (400, 401, 404) are returned to the caller, which knows what they mean.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
+import pRetry, { AbortError } from 'p-retry';
 import type { Metrics } from '../metrics/metrics.js';
 import { plural } from '../util/plural.js';
+import type { WhoopBudget } from './budget.js';
 import { WhoopApiError, WhoopResponseError } from './errors.js';
-import type { SlidingWindowLimiter } from './rate-limiter.js';
 import { Transport } from './transport.js';
 
-export interface RetryPolicy {
-  maxAttempts: number;
-  /** No retry wait may end later than this after the first attempt. */
-  maxTotalMs: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, maxTotalMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+/** Attempts of one request, and how long its retries may go on (waits for the budget included). */
+const ATTEMPTS = 5;
+const RETRY_FOR_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface WhoopRequest {
@@ -46,87 +41,117 @@ export interface WhoopHttpOptions {
   apiUrl: string;
   metrics: Metrics;
   log: FastifyBaseLogger;
-  limiter: SlidingWindowLimiter;
+  budget: WhoopBudget;
   /** Aborts waits and requests when the service shuts down. */
   signal?: AbortSignal;
-  retry?: RetryPolicy;
   timeoutMs?: number;
 }
 
+/**
+ * Failures of the budget's database, not of WHOOP: they end the request as they are (a sync retries a
+ * database outage as a whole), instead of being retried and reported as a WHOOP failure.
+ */
+const databaseFailures = new WeakSet<object>();
+function fromBudget<T>(step: Promise<T>): Promise<T> {
+  return step.catch((error: Error) => {
+    databaseFailures.add(error);
+    throw new AbortError(error);
+  });
+}
+
+/** An answer worth another attempt: 429 or 5xx. */
+class RetryableStatus extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
 export class WhoopHttp {
-  private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly transport = new Transport();
 
   constructor(private readonly options: WhoopHttpOptions) {
-    this.retry = options.retry ?? DEFAULT_RETRY;
     this.timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
   async request(request: WhoopRequest): Promise<WhoopResponse> {
-    const { metrics, log } = this.options;
+    const { metrics, log, signal } = this.options;
     const url = new URL(this.options.apiUrl + request.path);
     for (const [key, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
     }
     const started = Date.now();
     const what = `${request.method} ${request.path}`;
-
-    for (let attempt = 1; ; attempt++) {
-      // Only the developer API is rate limited; a token refresh must never queue behind a backfill.
-      if (request.path.startsWith('/developer/')) await this.options.limiter.acquire();
-      this.options.signal?.throwIfAborted();
-      let failure: { reason: string; waitMs?: number; status?: number; cause?: unknown };
-      const deadline = this.deadline();
-      try {
-        const response = await this.transport.send(url, {
-          method: request.method,
-          headers: { accept: 'application/json', ...request.headers },
-          body: request.body,
-          signal: deadline.signal,
-          fresh: !request.idempotent,
-        });
-        metrics.whoopRequests.inc({ endpoint: request.endpoint, status_class: `${Math.floor(response.status / 100)}xx` });
-        const resetMs = rateLimitResetMs(response.headers);
-        if (header(response.headers, 'x-ratelimit-remaining') === '0' && resetMs !== undefined) this.options.limiter.pauseFor(resetMs);
-        if (response.status === 429 || response.status >= 500) {
-          if (response.status === 429) {
-            metrics.whoopRateLimited.inc();
-            if (resetMs !== undefined) this.options.limiter.pauseFor(resetMs);
-          }
-          failure = { reason: `HTTP ${response.status}`, status: response.status, waitMs: retryAfterMs(response.headers) ?? (response.status === 429 ? resetMs : undefined) };
-        } else {
-          return { status: response.status, body: parseBody(response.text, what, response.status) };
-        }
-      } catch (error) {
-        if (this.options.signal?.aborted) throw new WhoopApiError(`${what} was cancelled because the service is shutting down`, undefined, { cause: error });
-        if (error instanceof WhoopResponseError && !request.idempotent) throw error;
-        metrics.whoopRequests.inc({ endpoint: request.endpoint, status_class: 'error' });
-        const reason = describeNetworkError(error, this.timeoutMs);
-        // A non-idempotent request may have reached WHOOP; only a refused connection proves it did not.
-        if (!request.idempotent && !neverSent(error)) {
-          throw new WhoopApiError(`WHOOP request ${what} failed (${reason}) and is not safe to repeat`, undefined, { cause: error });
-        }
-        failure = { reason, cause: error };
-      } finally {
-        deadline.clear();
+    let attempts = 0;
+    try {
+      return await pRetry(() => (attempts++, this.attempt(url, request, what)), {
+        retries: ATTEMPTS - 1,
+        minTimeout: 500,
+        maxTimeout: 30_000,
+        randomize: true,
+        maxRetryTime: RETRY_FOR_MS,
+        signal,
+        shouldConsumeRetry: ({ error }) => !(error instanceof RetryableStatus && error.status === 429),
+        shouldRetry: ({ error }) => error instanceof RetryableStatus || request.idempotent || neverSent(error),
+        onFailedAttempt: ({ error, attemptNumber }) => {
+          metrics.whoopRetries.inc({ endpoint: request.endpoint });
+          log.warn({ endpoint: request.endpoint, attempt: attemptNumber, reason: this.reason(error) }, 'WHOOP request failed; retrying');
+        },
+      });
+    } catch (error) {
+      if (signal?.aborted) throw new WhoopApiError(`${what} was cancelled because the service is shutting down`, undefined, { cause: error });
+      if (databaseFailures.has(error as object)) throw error;
+      if (error instanceof WhoopResponseError && !request.idempotent) throw error;
+      const tried = `after ${plural(attempts, 'attempt')} over ${Math.round((Date.now() - started) / 1000)} s`;
+      if (error instanceof RetryableStatus) {
+        throw new WhoopApiError(
+          error.status === 429 ? `WHOOP rate limit exceeded for ${what} (${tried}); the next sync will try again` : `WHOOP request ${what} failed: HTTP ${error.status} (${tried})`,
+          error.status,
+        );
       }
-
-      const elapsed = Date.now() - started;
-      const backoff = Math.random() * Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-      const waitMs = Math.max(failure.waitMs ?? 0, backoff);
-      if (attempt >= this.retry.maxAttempts || elapsed + waitMs > this.retry.maxTotalMs) {
-        const tried = `after ${plural(attempt, 'attempt')} over ${Math.round(elapsed / 1000)} s`;
-        const message =
-          failure.status === 429
-            ? `WHOOP rate limit exceeded for ${what} (${tried}); the next sync will try again`
-            : `WHOOP request ${what} failed: ${failure.reason} (${tried})`;
-        throw new WhoopApiError(message, failure.status, { cause: failure.cause });
-      }
-      metrics.whoopRetries.inc({ endpoint: request.endpoint });
-      log.warn({ endpoint: request.endpoint, attempt, reason: failure.reason, retryInMs: Math.round(waitMs) }, 'WHOOP request failed; retrying');
-      await sleep(waitMs, this.options.signal);
+      if (!request.idempotent) throw new WhoopApiError(`WHOOP request ${what} failed (${this.reason(error)}) and is not safe to repeat`, undefined, { cause: error });
+      throw new WhoopApiError(`WHOOP request ${what} failed: ${this.reason(error)} (${tried})`, undefined, { cause: error });
     }
+  }
+
+  /** One attempt: the developer API waits for the budget first (a token refresh never does). */
+  private async attempt(url: URL, request: WhoopRequest, what: string): Promise<WhoopResponse> {
+    const { metrics, budget, signal } = this.options;
+    const budgeted = request.path.startsWith('/developer/');
+    if (budgeted) await fromBudget(budget.take(signal));
+    const deadline = this.deadline();
+    try {
+      const response = await this.transport.send(url, {
+        method: request.method,
+        headers: { accept: 'application/json', ...request.headers },
+        body: request.body,
+        signal: deadline.signal,
+        fresh: !request.idempotent,
+      });
+      metrics.whoopRequests.inc({ endpoint: request.endpoint, status_class: `${Math.floor(response.status / 100)}xx` });
+      const remaining = Number(header(response.headers, 'x-ratelimit-remaining') ?? NaN);
+      const resetSeconds = Number(header(response.headers, 'x-ratelimit-reset') ?? NaN);
+      if (response.status === 429) {
+        metrics.whoopRateLimited.inc();
+        const waitSeconds = retryAfterSeconds(response.headers) ?? (Number.isFinite(resetSeconds) ? resetSeconds : 1);
+        await fromBudget(budget.observe(0, waitSeconds));
+      } else if (budgeted && Number.isFinite(remaining) && Number.isFinite(resetSeconds)) {
+        await fromBudget(budget.observe(remaining, Math.min(resetSeconds, 86_400)));
+      }
+      if (response.status === 429 || response.status >= 500) throw new RetryableStatus(response.status);
+      return { status: response.status, body: parseBody(response.text, what, response.status) };
+    } catch (error) {
+      if (!(error instanceof RetryableStatus) && !(error instanceof AbortError)) {
+        metrics.whoopRequests.inc({ endpoint: request.endpoint, status_class: 'error' });
+      }
+      throw error;
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  private reason(error: unknown): string {
+    return error instanceof RetryableStatus ? error.message : describeNetworkError(error, this.timeoutMs);
   }
 
   /** Closes the idle connections to WHOOP. */
@@ -173,19 +198,13 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 }
 
 /** `Retry-After` in seconds or as an HTTP date. */
-function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
+function retryAfterSeconds(headers: IncomingHttpHeaders): number | undefined {
   const value = header(headers, 'retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 86_400);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-/** `X-RateLimit-Reset`: seconds until the window resets. */
-function rateLimitResetMs(headers: IncomingHttpHeaders): number | undefined {
-  const seconds = Number(header(headers, 'x-ratelimit-reset') ?? NaN);
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 86_400) * 1000 : undefined;
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }
 
 function neverSent(error: unknown): boolean {
@@ -198,19 +217,4 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
   if ((error as Error)?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
   return code ?? message ?? 'network error';
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort() {
-      clearTimeout(timer);
-      reject(new WhoopApiError('WHOOP request was cancelled because the service is shutting down', undefined));
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }

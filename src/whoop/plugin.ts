@@ -3,23 +3,25 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config/config.js';
 import { WhoopApi } from './api.js';
+import { whoopBudget, type WhoopBudget } from './budget.js';
 import { WhoopHttp } from './http.js';
 import { WhoopOAuth } from './oauth.js';
-import { SlidingWindowLimiter } from './rate-limiter.js';
 import { seedFromEnvironment } from './seed.js';
 import { TokenGuard } from './token-guard.js';
 import { tokenStore, type TokenStore } from './token-store.js';
 
-/** WHOOP allows 100 requests per minute per app; stay a little under it. */
-const REQUESTS_PER_MINUTE = 90;
-
 interface Whoop {
   api: WhoopApi;
+  /** WHOOP's budget, shared by every process on the database. */
+  budget: WhoopBudget;
   guard: TokenGuard;
   tokens: TokenStore;
   /** Undefined until WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET are configured. */
   oauth: WhoopOAuth | undefined;
-  /** PUBLIC_URL/oauth/whoop: where a person connects (or reconnects) an account. */
+  /**
+   * PUBLIC_URL/dashboard: where the operator connects (or reconnects) an account; a member does it with
+   * `/whoop connect` in Slack. (GET /oauth/whoop alone starts nothing: see docs/privacy.md.)
+   */
   connectUrl: string;
   /** Settles once the token store was seeded from WHOOP_REFRESH_TOKEN (or there was nothing to seed). */
   seeded: Promise<void>;
@@ -38,11 +40,12 @@ export default fp<{ config: Config }>(
   async (app, { config }) => {
     const shutdown = new AbortController();
     const log = app.log.child({ component: 'whoop' });
+    const budget = whoopBudget(app.db, config.whoop.budget);
     const http = new WhoopHttp({
       apiUrl: config.whoop.apiUrl,
       metrics: app.metrics,
       log,
-      limiter: new SlidingWindowLimiter(REQUESTS_PER_MINUTE, 60_000),
+      budget,
       signal: shutdown.signal,
       timeoutMs: config.whoop.requestTimeoutMs,
     });
@@ -52,7 +55,7 @@ export default fp<{ config: Config }>(
     const oauth = clientId && clientSecret ? new WhoopOAuth(http, { clientId, clientSecret }) : undefined;
     const tokens = tokenStore(app.db, config.tokenEncryption);
     await tokens.encryptStoredTokens(log);
-    const connectUrl = `${config.publicUrl}/oauth/whoop`;
+    const connectUrl = `${config.publicUrl}/dashboard`;
     const guard = new TokenGuard({
       db: app.db,
       tokens,
@@ -82,6 +85,7 @@ export default fp<{ config: Config }>(
 
     app.decorate('whoop', {
       api,
+      budget,
       guard,
       tokens,
       oauth,

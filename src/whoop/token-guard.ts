@@ -12,10 +12,10 @@ import type { Metrics } from '../metrics/metrics.js';
 import { ReauthorizationRequiredError, WhoopOAuthError } from './errors.js';
 import type { WhoopOAuth } from './oauth.js';
 import { tokenLockKey, type StoredToken, type TokenStore } from './token-store.js';
+import { DAY_MS } from '../util/time.js';
 
 /** Refresh this long before the access token expires, so no request is sent with a dying token. */
 const EXPIRY_MARGIN_MS = 5 * 60_000;
-const DAY_MS = 86_400_000;
 
 export interface TokenGuardOptions {
   db: Database;
@@ -23,7 +23,7 @@ export interface TokenGuardOptions {
   /** Undefined when WHOOP_CLIENT_ID/SECRET are not configured: refreshing is then impossible. */
   oauth: WhoopOAuth | undefined;
   maxAgeDays: number;
-  /** Where a person reconnects an account: PUBLIC_URL/oauth/whoop. */
+  /** Where a person reconnects an account: PUBLIC_URL/dashboard (or /whoop connect in Slack). */
   connectUrl: string;
   metrics: Metrics;
   log: FastifyBaseLogger;
@@ -61,7 +61,7 @@ export class TokenGuard {
     if (known && !this.needsRefresh(known) && known.accessToken !== rejected) return known.accessToken;
     this.known.delete(userId);
     const token = await this.options.tokens.get(userId);
-    if (!token) throw new Error(`No WHOOP token is stored for account ${userId}; connect it at ${this.options.connectUrl}`);
+    if (!token) throw new Error(`No WHOOP token is stored for account ${userId}; connect it with /whoop connect in Slack, or from the dashboard at ${this.options.connectUrl}`);
     this.assertUsable(token);
     if (!this.needsRefresh(token) && token.accessToken !== rejected) {
       this.known.set(userId, token);

@@ -3,7 +3,7 @@
 // and decrypts them on every read, so callers only ever see the tokens themselves.
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Database } from '../db/database.js';
+import type { Database, SqlSession } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Body, Profile, TokenResponse } from './schemas.js';
 import { encryptedKeyId, isEncrypted, TokenCipher, TokenDecryptionError, type TokenColumn, type TokenEncryptionKeys } from './token-crypto.js';
@@ -254,3 +254,17 @@ function storedValues(row: { accessToken: string; refreshToken: string | null })
 }
 
 export type TokenStore = ReturnType<typeof tokenStore>;
+
+/** Deletes an account's profile and its grant (the account leaves: see src/members/forget.ts). */
+export async function deleteAccount(
+  session: SqlSession,
+  userId: bigint,
+): Promise<{ profile: boolean; tokens: number }> {
+  const gone = async (table: string) =>
+    (await session.query<{ count: number }>(
+      `WITH gone AS (DELETE FROM ${table} WHERE user_id = $1::bigint RETURNING 1) SELECT count(*)::int AS count FROM gone`,
+      [userId.toString()],
+    ))[0]!.count;
+  const tokens = await gone('whoop_tokens');
+  return { profile: (await gone('whoop_users')) > 0, tokens };
+}

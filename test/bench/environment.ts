@@ -11,7 +11,7 @@ import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type GenerateOptions, type Member } from '../fakes/whoop-server.js';
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { fakesEnv } from '../support/environment.js';
+import { connect as connectMember, fakesEnv } from '../support/environment.js';
 import { checkInterrupted, onCleanup } from './util.js';
 
 export interface BenchEnvironment {
@@ -114,10 +114,7 @@ export async function startLoggedApp(
 
 /** Connects the member through the real OAuth flow (as test/support/environment.ts does). */
 async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promise<void> {
-  const start = await fetch(`${app.url}/oauth/whoop`, { redirect: 'manual' });
-  if (start.status !== 302) throw new Error(`/oauth/whoop answered ${start.status}`);
-  const callback = new URL(await whoop.approve(start.headers.get('location')!, member.user_id));
-  const done = await fetch(`${app.url}${callback.pathname}${callback.search}`);
+  const done = await connectMember(app.url, whoop, member);
   await done.text();
   if (done.status !== 200) throw new Error(`connecting the WHOOP member failed: /oauth/whoop/callback answered ${done.status}`);
   const accounts = await app.app.whoop.tokens.accounts();

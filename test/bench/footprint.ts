@@ -10,6 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop } from '../fakes/whoop-server.js';
 import { compileService, REPO_ROOT, SERVER_ENTRY } from '../support/compiled.js';
@@ -20,6 +22,8 @@ import { adminQuery, assertLoopback, checkInterrupted, interruption, onCleanup, 
 export interface FootprintOptions {
   idleMs: number;
   startTimeoutMs: number;
+  /** The guard on the embedded default's idle PSS with the MCP server enabled. */
+  maxMcpIdlePssMiB: number;
 }
 
 export interface FootprintRow {
@@ -38,6 +42,8 @@ export interface FootprintRow {
 
 export interface FootprintResult {
   rows: FootprintRow[];
+  /** The embedded default's idle PSS with MCP_TOKEN set, after MCP calls, against the guard. */
+  mcp?: { idlePssMiB: number; limitMiB: number; met: boolean };
   problems: string[];
 }
 
@@ -130,6 +136,8 @@ interface MeasureOptions extends FootprintOptions {
   fakes?: Fakes;
   /** How the service is stopped afterwards (SIGKILL leaves the embedded server orphaned). */
   stopWith?: 'SIGTERM' | 'SIGKILL';
+  /** Runs once the service is ready, before the idle wait (e.g. MCP calls that load the SDK's code paths). */
+  beforeIdle?: (url: string) => Promise<void>;
 }
 
 /** Spawns, waits for the first 200 from /readyz, idles, reads the tree's PSS, optionally syncs, stops. */
@@ -163,6 +171,7 @@ async function measure(name: string, start: () => Spawned, options: MeasureOptio
       await sleep(2);
     }
     const readyMs = performance.now() - started;
+    await options.beforeIdle?.(url);
     await sleep(options.idleMs);
     const idle = await treePss(server.child.pid!);
     const row: FootprintRow = {
@@ -200,12 +209,35 @@ async function measure(name: string, start: () => Spawned, options: MeasureOptio
   });
 }
 
+interface ToolResult {
+  isError?: boolean;
+  content: { text: string }[];
+}
+
+const MCP_TOKEN = 'footprint-mcp-token-0123456789abcdef-01234';
+
+/** What an assistant does first: initialize, list the tools, ask two questions. */
+async function callMcp(url: string): Promise<void> {
+  const client = new Client({ name: 'whoop-sync-bench', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${MCP_TOKEN}` } } }));
+  try {
+    await client.listTools();
+    for (const [name, args] of [['trend', { metric: 'hrv_ms', days: 365 }], ['correlate', { x: 'day_strain', y: 'recovery_pct', lag_days: 1, days: 365 }]] as const) {
+      const result = (await client.callTool({ name, arguments: args })) as ToolResult;
+      if (result.isError) throw new Error(`${name} answered a tool error: ${result.content[0]?.text}`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 export async function footprintBenchmark(
   options: FootprintOptions,
   progress: (line: string) => void,
 ): Promise<FootprintResult> {
   const rows: FootprintRow[] = [];
   const problems: string[] = [];
+  const result: FootprintResult = { rows, problems };
   const attempt = async (name: string, fn: () => Promise<FootprintRow>) => {
     if (interruption.requested) return;
     progress(`footprint: ${name}`);
@@ -248,6 +280,18 @@ export async function footprintBenchmark(
     await attempt('embedded, restart after SIGKILL, /sync 365', () =>
       measure('embedded, restart after SIGKILL, /sync 365', () => spawnService(seeded(env)), { ...options, fakes }),
     );
+    const mcpName = 'embedded, restart, MCP_TOKEN set (tools/list, trend 365 d, correlate before idling)';
+    await attempt(mcpName, () =>
+      measure(mcpName, () => spawnService({ ...env, ...fakesEnv(whoop, slack), MCP_TOKEN }), {
+        ...options,
+        beforeIdle: callMcp,
+      }),
+    );
+    const row = rows.at(-1);
+    if (row?.name === mcpName && row.idlePssMiB !== undefined) {
+      const limitMiB = options.maxMcpIdlePssMiB;
+      result.mcp = { idlePssMiB: row.idlePssMiB, limitMiB, met: row.idlePssMiB <= limitMiB };
+    }
   });
 
   const base = postgresBaseUrl();
@@ -279,5 +323,5 @@ export async function footprintBenchmark(
     row.readyRatio = round(row.readyMs / bare.readyMs, 1);
     row.pssRatio = round(row.idlePssMiB / bare.idlePssMiB, 1);
   }
-  return { rows, problems };
+  return result;
 }

@@ -1,18 +1,15 @@
-// The load generator of the ack-path benchmark, run as its own process (`node --import tsx load.ts`) so that
-// its CPU time never shares an event loop with the server under test. It reads its job from the
-// BENCH_LOAD environment variable (JSON) and loads the server once for warm-up + measurement on the same
-// connections, every request a freshly signed, unique /sync. Responses completed during the warm-up are
-// left out of the figures (but any non-2xx anywhere counts). It prints one JSON line with the results.
+// The load generator of the ack benchmark, run as its own process (`node --import tsx load.ts`) so that its
+// CPU time never shares an event loop with the server under test. It reads its job from the BENCH_LOAD
+// environment variable (JSON) and loads the server once for warm-up + measurement on the same connections,
+// every request a freshly signed, unique /sync. Responses completed during the warm-up are left out of the
+// figures (but any non-2xx anywhere counts). It prints one JSON line with the results.
 //
-// Two kinds of load:
-//   - closed loop (no rate): autocannon, each connection sending its next request when the last is answered;
-//   - paced (rate): requests leave at evenly spaced times whatever the answers do (an open loop), on a
-//     keep-alive pool of `connections` sockets, every request built and signed before the clock starts.
-//     autocannon's own rate option releases each second's quota at once, a burst at every second that
-//     measures queueing instead of the server.
+// The load is paced: requests leave at evenly spaced times whatever the answers do (an open loop), on a
+// keep-alive pool of `connections` sockets, every request built and signed before the clock starts.
+// autocannon's rate options release each second's quota at once, a burst at every second that measures
+// queueing instead of the server.
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import autocannon from 'autocannon';
 import { commandGenerator } from './requests.js';
 import { percentile, round } from './util.js';
 
@@ -23,8 +20,8 @@ export interface LoadJob {
   durationSeconds: number;
   signingSecret: string;
   text: string;
-  /** Requests per second across all connections, evenly spaced; unset = as fast as answered. */
-  rate?: number;
+  /** Requests per second across all connections, evenly spaced. */
+  rate: number;
 }
 
 export interface LatencySummary {
@@ -166,40 +163,6 @@ class Recorder {
   }
 }
 
-async function closedLoop(job: LoadJob): Promise<LoadResult> {
-  const next = commandGenerator(job.signingSecret, job.text, `c${job.connections}`);
-  const recorder = new Recorder(job);
-  const instance = autocannon({
-    url: `${job.url}/slack/commands`,
-    connections: job.connections,
-    duration: job.warmupSeconds + job.durationSeconds,
-    pipelining: 1,
-    timeout: 10,
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (request) => {
-          const { body, headers } = next();
-          return { ...request, method: 'POST', path: '/slack/commands', headers, body };
-        },
-      },
-    ],
-  });
-  instance.on('start', () => recorder.start());
-  instance.on('response', (client: object, statusCode: number, _bytes: number, responseTime: number) =>
-    recorder.response(client, statusCode, responseTime),
-  );
-  const result = await instance;
-  return recorder.result({
-    sent: result.requests.sent,
-    ok: result['2xx'],
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
-  });
-}
-
 /**
  * One keep-alive HTTP/1.1 connection of the paced load: writes a prepared request, reads its answer (status
  * line, Content-Length, body), then takes the next. Plain bytes on a socket, no http.ClientRequest per
@@ -240,10 +203,19 @@ class PacedConnection {
     const headEnd = this.received.indexOf('\r\n\r\n');
     if (headEnd === -1) return;
     const head = this.received.toString('latin1', 0, headEnd);
-    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
-    if (!Number.isFinite(length)) return this.lose(); // not an answer this generator understands: counted as an error
-    if (this.received.length < headEnd + 4 + length) return;
-    this.received = this.received.subarray(headEnd + 4 + length);
+    let end: number;
+    if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      // Bolt's receiver answers in chunks: the small JSON bodies here end at the first zero-length chunk.
+      const last = this.received.indexOf('\r\n0\r\n\r\n', headEnd + 2);
+      if (last === -1) return;
+      end = last + 7;
+    } else {
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
+      if (!Number.isFinite(length)) return this.lose(); // not an answer this generator understands: counted as an error
+      end = headEnd + 4 + length;
+      if (this.received.length < end) return;
+    }
+    this.received = this.received.subarray(end);
     const sentAt = this.sentAt;
     this.sentAt = undefined;
     if (sentAt !== undefined) this.answered(this, Number(head.slice(9, 12)), sentAt);
@@ -336,7 +308,6 @@ async function paced(job: LoadJob, rate: number): Promise<LoadResult> {
   return recorder.result(counts);
 }
 
-const run = (job: LoadJob) => (job.rate ? paced(job, job.rate) : closedLoop(job));
 
 // A generator that outlives its parent must not keep hammering: hard stop after the job's time plus slack.
 const job = JSON.parse(process.env.BENCH_LOAD ?? '{}') as LoadJob;
@@ -349,7 +320,7 @@ if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(job.url ?? '')) {
   console.error(`load generator refuses to target ${job.url}: loopback only`);
   process.exit(2);
 }
-run(job).then(
+paced(job, job.rate).then(
   (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
   (error: unknown) => {
     console.error(`load generator failed: ${(error as Error).stack ?? String(error)}`);

@@ -1,9 +1,14 @@
-// The benchmark suite of issue 7: `npm run bench` (node --import tsx test/bench/run.ts).
+// The benchmark suite: `npm run bench` (node --import tsx test/bench/run.ts).
 //
-//   1. ack path   POST /slack/commands at 100 connections vs a bare Fastify route, same run
+//   1. ack        /sync acknowledged at 50 signed commands a second vs Bolt for JavaScript, same run (ack.ts)
 //   2. backfill   a 365-day sync vs the lower bound WHOOP's pagination and latency impose
 //   3. footprint  start-up time to /readyz 200 and idle RSS of the real server vs a bare Fastify server
 //   4. freshness  WHOOP webhook arrival → change committed, vs the same change picked up by the next schedule
+//   5. mcp        `trend` over 365 days and `correlate` over 3 years through POST /mcp, vs a bare SELECT 1
+//   6. queue      a /sync 3 typed during a 365-day sync: its result vs the long sync's end (worker.ts)
+//   7. budget     two service processes and the CLI on one database, counted by a rate-limiting fake WHOOP
+//   8. history    ten members' three years fetched on connect at 100 requests/min, vs the bound the budget
+//                 implies (history.ts); about 20 minutes, so only when named: BENCH_ONLY=history
 //
 // Everything runs on 127.0.0.1. The database is embedded PGlite, or a fresh database on the Postgres server
 // named by TEST_DATABASE_URL (the footprint's Postgres row uses that server too, else the local default).
@@ -13,42 +18,63 @@
 // not match the acknowledgements...) or was interrupted. Servers, databases and temporary directories are
 // removed in every case, also on SIGINT/SIGTERM.
 //
-// Optional environment: BENCH_ONLY=ack,backfill,footprint,freshness (a subset), BENCH_DURATION (ack seconds at 100
-// connections, default 10), BENCH_CONNECTIONS (default 100), BENCH_ACK_RATE (the paced load's req/s,
-// default 2000), BENCH_ACK_ROUNDS (paced rounds per server, default 3; the whole ack load must stay within
-// the 600 s the held WHOOP request is given), BENCH_ACK_P99_TARGET_MS (default 5),
-// BENCH_LOG_LEVEL (the app's log level in the ack benchmark; default info, what users run),
-// BENCH_BACKFILL_WARMUP=0 (time the backfill on cold code paths), BENCH_WEBHOOK_EVENTS (freshness deliveries,
-// default 300), BENCH_WEBHOOK_RATE (deliveries per second, default 0.6: within WHOOP's 100 requests/minute).
+// Optional environment: BENCH_ONLY=ack,backfill,footprint,freshness,mcp,queue,budget,history (a subset; the
+// default is every part but history), BENCH_HISTORY_MEMBERS (default 10) and BENCH_HISTORY_DAYS (default 1095)
+// for a quicker history check (the recorded result is the default's),
+// BENCH_ACK_RATE (signed commands a second, default 50), BENCH_ACK_CONNECTIONS (default 8), BENCH_ACK_ROUNDS
+// (rounds per server, default 3), BENCH_LOG_LEVEL (whoop-sync's log level in the ack benchmark; default info,
+// what users run), BENCH_BACKFILL_WARMUP=0 (time the backfill on cold code paths), BENCH_WEBHOOK_EVENTS
+// (freshness deliveries, default 300), BENCH_WEBHOOK_RATE (deliveries per second, default 0.6: within WHOOP's
+// 100 requests/minute), BENCH_BUDGET_PER_MINUTE (the budget benchmark's lowered limit, default 20).
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { Config } from '../../src/config/config.js';
-import { ackBenchmark, type AckResult, type Ratios } from './ack.js';
+import { PAGE_LIMIT as PAGE_RECORDS } from '../../src/whoop/api.js';
+import { ackBenchmark, type AckResult } from './ack.js';
 import type { LoadResult } from './load.js';
 import { backfillBenchmark, WARMUP_DAYS, type BackfillResult } from './backfill.js';
 import startTestServer from '../support/global-setup.js';
 import { footprintBenchmark, type FootprintResult } from './footprint.js';
 import { freshnessBenchmark, type FreshnessResult } from './freshness.js';
+import { mcpBenchmark, type McpResult } from './mcp.js';
+import { historyBenchmark, type HistoryResult } from './history.js';
+import { budgetBenchmark, queueBenchmark, type BudgetResult, type QueueResult } from './worker.js';
 import { assertLoopback, cleanupAll, interruption, machineInfo, table, type Cell, type MachineInfo, onCleanup } from './util.js';
 
 const ACK = {
-  connections: Number(process.env.BENCH_CONNECTIONS || 100),
-  warmupSeconds: 3,
-  durationSeconds: Number(process.env.BENCH_DURATION || 10),
-  paced: {
-    rate: Number(process.env.BENCH_ACK_RATE || 2000),
-    warmupSeconds: 2,
-    durationSeconds: 6,
-    rounds: Number(process.env.BENCH_ACK_ROUNDS || 3),
-  },
-  unloaded: { warmupSeconds: 1, durationSeconds: 5 },
+  rate: Number(process.env.BENCH_ACK_RATE || 50),
+  connections: Number(process.env.BENCH_ACK_CONNECTIONS || 8),
+  warmupSeconds: 2,
+  durationSeconds: 12,
+  rounds: Number(process.env.BENCH_ACK_ROUNDS || 3),
   text: '7',
-  targetP99DeltaMs: Number(process.env.BENCH_ACK_P99_TARGET_MS || 5),
+  targetP99Ratio: 2,
   logLevel: (process.env.BENCH_LOG_LEVEL || 'info') as Config['logLevel'],
   drainTimeoutMs: 300_000,
 };
 const BACKFILL = { days: 365, historyDays: 400, workoutsPerDay: 2, latencyMs: 20, perMinute: 100, targetRatio: 1.3, warmup: process.env.BENCH_BACKFILL_WARMUP !== '0' };
-const FOOTPRINT = { idleMs: 2_000, startTimeoutMs: 60_000 };
+const FOOTPRINT = { idleMs: 2_000, startTimeoutMs: 60_000, maxMcpIdlePssMiB: 200 };
+const MCP = { historyDays: 3 * 365 + 35, calls: Number(process.env.BENCH_MCP_CALLS || 200), warmupCalls: 20 };
+const QUEUE = { longDays: 365, shortDays: 3, historyDays: 400, latencyMs: 100, perMinute: 100, typedAfterRequests: 10 };
+const BUDGET = {
+  perMinute: Number(process.env.BENCH_BUDGET_PER_MINUTE || 20),
+  days: 120,
+  cliDays: 30,
+  latencyMs: 20,
+  killAfterRequests: 10,
+};
+const HISTORY = {
+  members: Number(process.env.BENCH_HISTORY_MEMBERS || 10),
+  days: Number(process.env.BENCH_HISTORY_DAYS || 3 * 365),
+  workoutsPerDay: 1,
+  latencyMs: 20,
+  perMinute: 100,
+  targetRatio: 1.05,
+  syncDays: 3,
+  typedAt: 0.5,
+};
+/** The parts run without BENCH_ONLY: history takes about 20 minutes and runs only when named. */
+const DEFAULT_PARTS = 'ack,backfill,footprint,freshness,mcp,queue,budget';
 const FRESHNESS = {
   events: Number(process.env.BENCH_WEBHOOK_EVENTS || 300),
   rate: Number(process.env.BENCH_WEBHOOK_RATE || 0.6),
@@ -66,10 +92,15 @@ interface Report {
   backfill?: BackfillResult | { error: string };
   footprint?: FootprintResult | { error: string };
   freshness?: FreshnessResult | { error: string };
+  mcp?: McpResult | { error: string };
+  queue?: QueueResult | { error: string };
+  budget?: BudgetResult | { error: string };
+  history?: HistoryResult | { error: string };
   problems: string[];
   ok?: boolean;
 }
 
+const round2 = (value: number) => Math.round(value * 100) / 100;
 const progress = (line: string) => process.stderr.write(`· ${line}\n`);
 const print = (text = '') => process.stdout.write(`${text}\n`);
 const yesNo = (met: boolean) => (met ? 'MET' : 'NOT MET');
@@ -90,100 +121,65 @@ function printFreshness(result: FreshnessResult): void {
 }
 
 function printAck(result: AckResult): void {
-  const { unloaded, paced: p } = ACK;
-  print(`1. Ack path: POST /slack/commands, every request a new signed "/sync ${ACK.text}"; fake WHOOP held during the load`);
   print(
-    (unloaded ? `   1 connection (${unloaded.warmupSeconds} s warm-up + ${unloaded.durationSeconds} s); then ` : '   ') +
-      `${ACK.connections} connections paced at ${p.rate} req/s (${p.rounds} rounds alternating between the servers, ${p.warmupSeconds} s + ${p.durationSeconds} s each; median round by p99); ` +
-      `then ${ACK.connections} connections as fast as answered (${ACK.warmupSeconds} s + ${ACK.durationSeconds} s)`,
+    `1. Ack guard: POST /slack/commands, ${ACK.rate} unique signed "/sync ${ACK.text}" a second, evenly spaced, on ${ACK.connections} keep-alive connections; ` +
+      `${ACK.rounds} rounds alternating between the servers (${ACK.warmupSeconds} s warm-up + ${ACK.durationSeconds} s each; median round by p99); each at its default log level; fake WHOOP held`,
   );
   print();
-  const row = (load: string, name: string, s: LoadResult) => [
-    load,
-    name,
-    s.requestsPerSecond,
-    s.latency.p50,
-    s.latency.p90,
-    s.latency.p99,
-    s.latency.p999,
-    s.latency.max,
-    s.firstResponse.max,
-    s.ok,
-    s.non2xx,
-    s.errors + s.timeouts,
-  ];
-  const ratioRow = (load: string, r: Ratios, ours: LoadResult, bare: LoadResult): Cell[] => [
-    load,
-    'ratio: latency ours/bare, req/s bare/ours',
-    r.throughput,
-    r.latencyP50,
-    round2(ours.latency.p90 / bare.latency.p90),
-    r.latencyP99,
-    round2(ours.latency.p999 / bare.latency.p999),
-    round2(ours.latency.max / bare.latency.max),
-    round2(ours.firstResponse.max / bare.firstResponse.max),
-  ];
-  const oursName = `${result.ours.name}, log ${result.app.logLevel}`;
-  const conns = `${ACK.connections} conns`;
-  const paced = `${ACK.connections} conns @${ACK.paced.rate}/s`;
-  const rows: Cell[][] = [
-    row(paced, result.bare.name, result.bare.paced),
-    row(paced, oursName, result.ours.paced),
-    ratioRow(paced, result.pacedRatios, result.ours.paced, result.bare.paced),
-    row(conns, result.bare.name, result.bare.saturated),
-    row(conns, oursName, result.ours.saturated),
-    ratioRow(conns, result.ratios, result.ours.saturated, result.bare.saturated),
-  ];
-  if (result.bare.unloaded && result.ours.unloaded && result.unloadedRatios) {
-    rows.push(
-      row('1 conn', result.bare.name, result.bare.unloaded),
-      row('1 conn', oursName, result.ours.unloaded),
-      ratioRow('1 conn', result.unloadedRatios, result.ours.unloaded, result.bare.unloaded),
-    );
-  }
-  print(table(['load', 'target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '1st resp max ms', '200s', 'non-2xx', 'errors'], rows));
-  print();
-  const delta = (value: number) => `${value >= 0 ? '+' : ''}${value} ms`;
+  const row = (name: string, s: LoadResult): Cell[] => {
+    const { p50, p90, p99, max } = s.latency;
+    return [name, s.requestsPerSecond, p50, p90, p99, max, s.ok, s.non2xx, s.errors + s.timeouts];
+  };
   print(
-    `   p99 difference ours − bare at ${ACK.connections} connections, ${ACK.paced.rate} req/s: ${delta(result.pacedRatios.p99DeltaMs)}; ` +
-      `target ≤ ${ACK.targetP99DeltaMs} ms: ${yesNo(result.targetMet)}` +
-      (result.unloadedRatios ? ` (at 1 connection: ${delta(result.unloadedRatios.p99DeltaMs)})` : ''),
+    table(
+      ['server', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', '200s', 'non-2xx', 'errors'],
+      [row(result.bolt.name, result.bolt.paced), row(result.ours.name, result.ours.paced), ['ratio whoop-sync / Bolt', undefined, result.p50Ratio, undefined, result.p99Ratio]],
+    ),
   );
+  print(`   Bolt p50/p99 ${result.bolt.paced.latency.p50}/${result.bolt.paced.latency.p99} ms; whoop-sync p50/p99 ${result.ours.paced.latency.p50}/${result.ours.paced.latency.p99} ms; p99 ratio ${result.p99Ratio}`);
+  print(`   target: whoop-sync p99 <= ${ACK.targetP99Ratio}× Bolt's: ${yesNo(result.targetMet)}`);
   const p99s = (rounds: LoadResult[]) => rounds.map((each) => each.latency.p99).join(', ');
-  print(`   paced p99 of each round, ms: bare ${p99s(result.bare.pacedRounds)}; whoop-sync ${p99s(result.ours.pacedRounds)}`);
-  const lag = (rounds: LoadResult[]) =>
-    rounds.map((each) => `${each.generatorDelay.p99}/${each.generatorDelay.max} ms, ${each.generatorCpuUsPerRequest} µs`).join('; ');
-  print(
-    `   the load generator itself in each paced round, event-loop delay p99/max and CPU per request: against bare ${lag(result.bare.pacedRounds)}; ` +
-      `against whoop-sync ${lag(result.ours.pacedRounds)} (it shares this machine's CPUs: a response read late counts as latency)`,
-  );
-  const cost = (rounds: LoadResult[]) =>
-    rounds.map((each) => (each.server ? `${each.server.loopBusyUsPerRequest}/${each.server.cpuUsPerRequest} µs, ${each.server.loopDelay.p99}/${each.server.loopDelay.max} ms` : '?')).join('; ');
-  print(
-    `   the server process in each paced round, main-thread busy/all-thread CPU per request and main-thread loop delay p99/max: ` +
-      `bare ${cost(result.bare.pacedRounds)}; whoop-sync ${cost(result.ours.pacedRounds)}`,
-  );
-  const own = (rounds: LoadResult[]) =>
-    rounds.map((each) => (each.server ? `${each.server.requestTime.p99}/${each.server.requestTime.max} ms` : '?')).join(', ');
-  print(
-    `   the server's own time per request in each paced round (headers read → response handed to the OS), p99/max: ` +
-      `bare ${own(result.bare.pacedRounds)}; whoop-sync ${own(result.ours.pacedRounds)} (the rest of a client's latency accrued in queues)`,
-  );
-  print(
-    `   at saturation: ${delta(result.ratios.p99DeltaMs)} (${yesNo(result.saturatedTargetMet)}); the bare route answers ${result.ratios.throughput}× ` +
-      'as many requests per second, and a saturated p99 is mostly time spent queued',
-  );
+  print(`   p99 of each round, ms: Bolt ${p99s(result.bolt.rounds)}; whoop-sync ${p99s(result.ours.rounds)}`);
+  const own = (rounds: LoadResult[]) => rounds.map((each) => (each.server ? `${each.server.requestTime.p99}` : '?')).join(', ');
+  print(`   the server's own time per request (headers read → response handed to the OS), p99 of each round, ms: Bolt ${own(result.bolt.rounds)}; whoop-sync ${own(result.ours.rounds)}`);
   const a = result.app;
   print(
     `   sanity: sync_runs rows ${a.rows}, accepted by the server ${a.acceptedByServer}, 200s received ${a.ok} ` +
-      `(+${a.inFlightAtStop} in flight when the generator stopped): ${a.rowsMatch ? 'consistent' : 'MISMATCH'}`,
+      `(+${a.inFlightAtStop} in flight when the generator stopped): ${a.rowsMatch ? 'consistent' : 'MISMATCH'}; ` +
+      `after WHOOP was released they ran in ${a.drainSeconds} s${a.drained ? '' : ' (NOT drained)'} by ${a.whoopSyncs} WHOOP syncs, ${a.runsSucceeded} succeeded`,
+  );
+  print(`   logging: ${a.logLinesPerRequest} whoop-sync log lines per command at LOG_LEVEL=${a.logLevel}`);
+}
+
+function printQueue(result: QueueResult): void {
+  print(
+    `6. Queue: /sync ${QUEUE.shortDays} typed during a /sync ${QUEUE.longDays} (${result.database}), fake WHOOP ${QUEUE.latencyMs} ms per page, ` +
+      `${QUEUE.perMinute}/min enforced, typed after ${QUEUE.typedAfterRequests} of the long sync's requests`,
   );
   print(
-    `   background: after WHOOP was released, ${a.rows} runs drained in ${a.drainSeconds} s${a.drained ? '' : ' (NOT drained)'} ` +
-      `by ${a.whoopSyncs} WHOOP syncs; ${a.runsSucceeded} succeeded, ${a.slackMessages} Slack messages posted`,
+    `   long sync ${result.longSyncMs} ms (${result.longRequests} WHOOP requests); /sync ${QUEUE.shortDays} ✅ ${result.gapMs} ms after the long run's end ` +
+      `(${result.gapInPages} pages of ${QUEUE.latencyMs} ms; its execution sent ${result.shortRequests} requests); 429s ${result.rateLimited}`,
   );
-  print(`   logging: ${a.logLinesPerRequest} log lines (${a.logBytesPerRequest} bytes) per request at LOG_LEVEL=${a.logLevel}`);
-  print('   1st resp max: slowest first response on a connection (closed-loop loads include waiting to be accepted; the paced load connects before its clock starts)');
+  print(
+    `   where the gap went: ${result.pickupMs} ms to the worker taking the run, ${result.shortSyncMs} ms its execution ` +
+      `(WHOOP first request → last answer ${result.shortWhoopMs} ms), ${result.deliveryMs} ms to the ✅ at the fake Slack ` +
+      `(of which the message's read of the latest values, timed afterwards: ${result.latestValuesMs} ms)`,
+  );
+  print(`   the /sync ${QUEUE.shortDays} execution's WHOOP requests, sent → answered, ms after the long run's end: ${result.shortTimeline}`);
+  print(`   target: within one page's wait of the long sync's end (gap <= 2 × ${QUEUE.latencyMs} ms: the page, and what the service adds around it): ${yesNo(result.targetMet)}`);
+}
+
+function printBudget(result: BudgetResult): void {
+  print(
+    `7. Budget: two service processes + npm run sync (dist/cli/sync.js) on one database (${result.database}); the worker SIGKILLed mid-sync and started again; ` +
+      `limit LOWERED to ${result.perMinute}/min (WHOOP_RATE_LIMIT_PER_MINUTE at the service and at the fake WHOOP, which answers 429 beyond it)`,
+  );
+  print(
+    `   WHOOP API requests ${result.apiRequests} in ${result.wallSeconds} s; max in any 60 s window ${result.peakPerMinute} (limit ${result.perMinute}); 429s ${result.rateLimited}; ` +
+      `takeover after the kill ${result.takeoverMs === undefined ? 'not by the second process within 30 s (the waiting CLI runs a worker too, and may take the lock first)' : `${result.takeoverMs} ms`}`,
+  );
+  print(`   results: ${result.results.join(' | ')}; CLI: ${result.cli}`);
+  print(`   target: max in any 60 s <= ${result.perMinute} and no 429: ${yesNo(result.targetMet)}`);
 }
 
 function printBackfill(result: BackfillResult): void {
@@ -225,6 +221,27 @@ function printBackfill(result: BackfillResult): void {
   );
 }
 
+function printHistory(r: HistoryResult): void {
+  print(
+    `8. History: ${r.members} members × ${r.days} days (${r.records} records) connected to the service process (${r.database}), whole-history backfill on connect; ` +
+      `fake WHOOP ${HISTORY.latencyMs} ms per request, ${r.perMinute}/min enforced`,
+  );
+  print(
+    `   wall time first connect → every history complete ${round2(r.wallMs / 60_000)} min; budget bound ${r.requests} requests ÷ ${r.perMinute}/min = ` +
+      `${round2(r.boundMs / 60_000)} min; ratio ${r.wallRatio} (target ≤ ${HISTORY.targetRatio}×): ${yesNo(r.targetMet)}`,
+  );
+  if (r.requests <= 2 * r.perMinute) print(`   (under two minutes' budget the bound means little: the first ${r.perMinute} requests may go at once)`);
+  print(
+    `   requests ${r.requests}: history pages ${r.historyPages} (minimum ${r.minHistoryPages}), profile + body ${r.profileRequests} (minimum ${r.minProfileRequests}), ` +
+      `the typed /sync ${HISTORY.syncDays}'s ${r.syncRequests} (its profile + body included); ratio to the minimum ${r.requestRatio}; 429s ${r.rateLimited}; max in any 60 s ${r.peakPerMinute}`,
+  );
+  print(`   by path: ${Object.entries(r.byPath).map(([path, n]) => `${path.replace('/developer/v2/', '')} ${n}`).join(', ')}`);
+  print(
+    `   /sync ${HISTORY.syncDays} typed halfway (after ${r.syncDuringTypedAfterRequests} requests) → ✅ ${r.syncDuringMs} ms; the same with nothing running ` +
+      `${r.syncIdleMs} ms (median of ${r.syncIdleRuns.join(', ')}); ratio ${r.syncRatio}`,
+  );
+}
+
 function printFootprint(result: FootprintResult): void {
   print(`3. Footprint: spawn → first GET /readyz 200; PSS of the process tree (node + its postgres) after ${FOOTPRINT.idleMs / 1000} s idle and at its peak during /sync 365`);
   print();
@@ -241,14 +258,34 @@ function printFootprint(result: FootprintResult): void {
       ),
     ),
   );
+  if (result.mcp) {
+    print(`   guard: the embedded default's idle PSS with the MCP server enabled ${result.mcp.idlePssMiB} MiB ≤ ${result.mcp.limitMiB} MiB: ${yesNo(result.mcp.met)}`);
+  }
 }
 
-const round2 = (value: number) => Math.round(value * 100) / 100;
+function printMcp(result: McpResult): void {
+  print(`5. MCP: POST /mcp through the SDK's client (one HTTP request per call), ${result.historyDays} days of history; ${result.calls} calls each after a warm-up`);
+  print();
+  print(
+    table(
+      ['call', 'p50 ms', 'p99 ms', 'max ms', 'p50 × SELECT 1', 'p99 × SELECT 1'],
+      [
+        ['SELECT 1 on the app\'s pool (baseline)', result.selectOne.p50, result.selectOne.p99, result.selectOne.max, 1, 1],
+        ['tools/list (the protocol and a server per request, no SQL)', result.listTools.p50, result.listTools.p99, result.listTools.max, round2(result.listTools.p50 / result.selectOne.p50), round2(result.listTools.p99 / result.selectOne.p99)],
+        ['trend hrv_ms, 365 days', result.trend365.p50, result.trend365.p99, result.trend365.max, result.ratios.trendP50, result.ratios.trendP99],
+        ['correlate day_strain → recovery_pct +1 day, 3 years', result.correlate3y.p50, result.correlate3y.p99, result.correlate3y.max, result.ratios.correlateP50, result.ratios.correlateP99],
+      ],
+    ),
+  );
+  const sql = (l: { p50: number; p99: number }) => `${l.p50}/${l.p99} ms`;
+  print(`   the same questions' SQL alone on the pool, p50/p99: trend ${sql(result.trendSql)}, correlate ${sql(result.correlateSql)}`);
+  print(`   WHOOP requests during the timed calls: ${result.whoopRequestsDuringCalls}`);
+}
 
 async function main(): Promise<number> {
   const started = Date.now();
   if (process.env.TEST_DATABASE_URL) assertLoopback(process.env.TEST_DATABASE_URL, 'TEST_DATABASE_URL');
-  const only = new Set((process.env.BENCH_ONLY || 'ack,backfill,footprint,freshness').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY || DEFAULT_PARTS).split(',').map((s) => s.trim()));
   // The in-process benchmarks' databases: on the embedded server vitest's globalSetup would start.
   const stopTestServer = await startTestServer();
   if (stopTestServer) onCleanup('the embedded test server', stopTestServer);
@@ -260,9 +297,15 @@ async function main(): Promise<number> {
   print(`node:     ${machine.node}`);
   print(`load:     ${machine.loadAverage} (1/5/15 min load average at start)${machine.busy ? ' - WARNING: the machine is busy, expect noisy results' : ''}`);
   print(`database: ${machine.database}${machine.postgresVersion ? `; local Postgres ${machine.postgresVersion}` : ''}`);
+  if (only.has('history')) {
+    const minutes = Math.ceil((HISTORY.members * HISTORY.days * 4.3) / PAGE_RECORDS / HISTORY.perMinute);
+    print(`history:  ${HISTORY.members} members × ${HISTORY.days} days at ${HISTORY.perMinute} requests/min: this part alone takes about ${minutes + 4} minutes`);
+  } else {
+    print('parts:    ' + [...only].join(', ') + ' (the 20-minute history part runs only with BENCH_ONLY=history)');
+  }
   print();
 
-  const run = async <T extends { problems: string[] }>(key: 'ack' | 'backfill' | 'footprint' | 'freshness', fn: () => Promise<T>, show: (result: T) => void) => {
+  const run = async <T extends { problems: string[] }>(key: 'ack' | 'backfill' | 'footprint' | 'freshness' | 'mcp' | 'queue' | 'budget' | 'history', fn: () => Promise<T>, show: (result: T) => void) => {
     if (!only.has(key)) return;
     if (interruption.requested) {
       report.problems.push(`${key}: not run (interrupted)`);
@@ -282,11 +325,15 @@ async function main(): Promise<number> {
     print();
   };
 
-  // The ack benchmark goes last: its tens of thousands of accepted runs leave background work (result
-  // messages cut off at shutdown) whose CPU would otherwise leak into the benchmarks after it.
+  // The ack benchmark goes last: its thousands of accepted runs leave background work (result messages cut
+  // off at shutdown) whose CPU would otherwise leak into the benchmarks after it.
   await run('backfill', () => backfillBenchmark(BACKFILL, progress), printBackfill);
   await run('footprint', () => footprintBenchmark(FOOTPRINT, progress), printFootprint);
   await run('freshness', () => freshnessBenchmark(FRESHNESS, progress), printFreshness);
+  await run('mcp', () => mcpBenchmark(MCP, progress), printMcp);
+  await run('queue', () => queueBenchmark(QUEUE, progress), printQueue);
+  await run('budget', () => budgetBenchmark(BUDGET, progress), printBudget);
+  await run('history', () => historyBenchmark(HISTORY, progress), printHistory);
   await run('ack', () => ackBenchmark(ACK, progress), printAck);
 
   report.durationSeconds = Math.round((Date.now() - started) / 1000);

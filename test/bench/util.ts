@@ -178,7 +178,7 @@ export type Cell = string | number | undefined;
 
 /** A plain-text table with a header row; numbers are right-aligned. */
 export function table(header: string[], rows: Cell[][]): string {
-  const text = (cell: Cell) => (cell === undefined ? '' : typeof cell === 'number' ? formatNumber(cell) : cell);
+  const text = (cell: Cell | null) => (cell === undefined || cell === null ? '' : typeof cell === 'number' ? formatNumber(cell) : cell);
   const cells = [header, ...rows.map((row) => row.map(text))];
   const widths = header.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
   const numeric = header.map((_, column) => rows.every((row) => row[column] === undefined || typeof row[column] === 'number'));

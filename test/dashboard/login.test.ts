@@ -105,7 +105,7 @@ describe('dashboard sign-in', () => {
     expect(header).toMatch(/; Max-Age=604800/);
     expect(header).not.toMatch(/; Secure/);
     // Encrypted: nothing of the session is readable in the cookie.
-    expect(decodeURIComponent(header)).not.toMatch(/signedInAt|_csrf/);
+    expect(decodeURIComponent(header)).not.toMatch(/sid|_csrf/);
     const overview = await get('/dashboard/api/overview', sessionCookie(response));
     expect(overview.status).toBe(200);
     const body = (await overview.json()) as { accounts: unknown[]; recentRuns: unknown[]; digests: unknown[] };
@@ -141,8 +141,9 @@ describe('dashboard sign-in', () => {
     expect((await get('/dashboard/api/overview', cookie)).status).toBe(200);
   });
 
-  it('signs out', async () => {
+  it('signs out: the cookie from before stops working at once, on every replica', async () => {
     const cookie = await signIn();
+    const other = await env.startAnotherApp();
     const page = await get('/dashboard', cookie);
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
     // The page's token comes with a session holding its secret, as a browser keeps it.
@@ -152,18 +153,29 @@ describe('dashboard sign-in', () => {
     const cleared = sessionCookie(logout)!;
     expect(cleared).toBe('whoop_sync_session=');
     expect((await get('/dashboard', cleared)).status).toBe(302);
+    // A copy of the old cookie (kept by the browser, or stolen) is refused too: the session is gone server-side.
+    for (const old of [cookie, sessionCookie(page) ?? cookie]) {
+      expect((await get('/dashboard/api/overview', old)).status).toBe(401);
+      expect((await fetch(`${other.url}/dashboard/api/overview`, { headers: { cookie: old } })).status).toBe(401);
+      expect((await get('/dashboard', old)).status).toBe(302);
+    }
   });
 
   it('refuses expired, forged and tampered cookies', async () => {
     const now = Date.now();
-    expect((await get('/dashboard/api/overview', await issuedCookie({ signedInAt: now }))).status).toBe(200);
+    // A session that expired server-side, one whose cookie is older than 7 days, and a made-up session id in a
+    // correctly encrypted cookie.
+    const lapsed = await signIn();
+    const { prisma } = env.app.app.db;
+    await prisma.dashboardSession.updateMany({
+      where: { createdAt: { gte: new Date(now - 60_000) } },
+      data: { expiresAt: new Date(now - 1000) },
+    });
     const expired = [
-      // Signed in 8 days ago (DASHBOARD_SESSION_DAYS is 7), cookie refreshed since.
-      await issuedCookie({ signedInAt: now - 8 * DAY_MS }),
-      // The cookie itself is older than 7 days.
-      await issuedCookie({ signedInAt: now - DAY_MS, __ts: Math.round((now - 8 * DAY_MS) / 1000) }),
-      // A sign-in "from the future" is not trusted either.
-      await issuedCookie({ signedInAt: now + DAY_MS }),
+      lapsed,
+      await issuedCookie({ sid: 'A'.repeat(43), __ts: Math.round((now - 8 * DAY_MS) / 1000) }),
+      await issuedCookie({ sid: 'A'.repeat(43) }),
+      await issuedCookie({ signedInAt: now }),
     ];
     const valid = await signIn();
     const value = decodeURIComponent(valid.slice('whoop_sync_session='.length));
@@ -264,13 +276,16 @@ describe('other configurations', () => {
     }
   }, 120_000);
 
-  it('without DASHBOARD_PASSWORD: says how to enable the dashboard and answers 404 everywhere else', async () => {
+  it('without DASHBOARD_PASSWORD: says how to enable it and how to connect without it, and answers 404 elsewhere', async () => {
     const app = await startApp(testConfig(db, { ...env.env, DASHBOARD_PASSWORD: '' }));
     try {
       const page = await fetch(`${app.url}/dashboard`);
       expect(page.status).toBe(200);
       const html = await page.text();
       expect(html).toContain('DASHBOARD_PASSWORD');
+      // Reconnect messages point here whether or not the dashboard is on.
+      expect(html).toContain('<code>/whoop connect</code>');
+      expect(html).toContain('<code>npm run connect</code>');
       expect(html).not.toContain('Jo Tester');
       for (const path of [...dataEndpoints(), '/login', '/dashboard/assets/dashboard.js']) {
         expect((await fetch(`${app.url}${path}`)).status, path).toBe(404);

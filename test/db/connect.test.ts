@@ -55,6 +55,28 @@ describe('start-up while the database is down', { timeout: 120_000 }, () => {
       expect(output).toMatch(/database not reachable \(attempt 1: .*\); retrying in 0\.5 s/);
       expect(output).toMatch(/database not reachable \(attempt 2: .*\); retrying in 1\.0 s/);
       expect(output.indexOf('database opened')).toBeGreaterThan(output.lastIndexOf('database not reachable'));
+      // One short line per attempt: no error object, no stack trace below LOG_LEVEL=debug.
+      const retries = output.split('\n').filter((line) => line.includes('database not reachable'));
+      for (const line of retries) {
+        expect(line).not.toContain('"err"');
+        expect(line.length).toBeLessThan(400);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('adds the error with its stack to each attempt at LOG_LEVEL=debug', async () => {
+    const server = startServerProcess({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/whoop`, DATA_DIR: testDb.dataDir, LOG_LEVEL: 'debug' });
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!server.output().includes('database not reachable')) {
+        if (Date.now() > deadline || server.child.exitCode !== null) throw new Error(`no retry seen:\n${server.output()}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      const line = server.output().split('\n').find((candidate) => candidate.includes('database not reachable'))!;
+      expect(line).toContain('"err"');
+      expect(line).toContain('"stack"');
     } finally {
       await server.stop();
     }

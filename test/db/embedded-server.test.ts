@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/util/processes.js';
 import { runSyncCli, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { until } from '../support/until.js';
 
 const READY_MS = 90_000;
 
@@ -79,17 +80,18 @@ describe('the embedded PostgreSQL server', { timeout: 4 * READY_MS }, () => {
   it('serves `npm run sync` while the service runs, on the same server, and keeps running after it', async () => {
     const before = await postmaster(dataDir);
     const password = (await readFile(join(dataDir, 'postgres-password'), 'utf8')).trim();
+    // The worker is the session holding the worker lock (an advisory lock).
     const workers = async () => {
       const client = new pg.Client({ host: '127.0.0.1', port: before.port, user: 'postgres', password, database: 'postgres' });
       await client.connect();
       try {
-        return (await client.query('SELECT id, started_at FROM sync_workers ORDER BY id')).rows as { id: string; started_at: Date }[];
+        return (await client.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`)).rows as { pid: number }[];
       } finally {
         await client.end();
       }
     };
+    await until(async () => (await workers()).length === 1, 'the service to become the worker');
     const service = await workers();
-    expect(service).toHaveLength(1);
     const cli = await runSyncCli(['--days', '1'], env());
     expect(cli.stderr).not.toMatch(/start-up failed|in use/);
     expect(cli.stdout + cli.stderr).toMatch(/account/i);
@@ -97,10 +99,24 @@ describe('the embedded PostgreSQL server', { timeout: 4 * READY_MS }, () => {
     expect(isAlive(before.pid)).toBe(true);
     const url = await running!.listening();
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    // The CLI shared a server the service started: the service's worker was never taken for gone (its row,
-    // and so its runs and unsent results, stayed its own).
-    const after = (await workers()).find((worker) => worker.id === service[0]!.id);
-    expect(after?.started_at).toEqual(service[0]!.started_at);
+    // The CLI shared a server the service started, and its run was executed by the service's worker (whose
+    // step lock, a second advisory lock, may be held a moment longer while the step finishes).
+    await until(async () => (await workers()).length === 1, 'the worker to finish its step');
+    expect(await workers()).toEqual(service);
+  });
+
+  it('refuses a second service on the same DATA_DIR with one line naming the first, which keeps working', async () => {
+    const first = await running!.listening();
+    const second = startServerProcess(env());
+    const { code } = await second.exited;
+    expect(code).toBe(1);
+    const pid = running!.child.pid;
+    expect(second.output().trim()).toBe(
+      `whoop-sync: start-up failed: the data directory ${dataDir} is in use by process ${pid} (another whoop-sync): stop that one first, or give this one a DATA_DIR of its own.`,
+    );
+    expect((await fetch(`${first}/readyz`)).status).toBe(200);
+    const status = await fetch(`${first}/status`);
+    expect(status.status).toBe(200);
   });
 
   it('starts again after the service was killed with SIGKILL (the orphaned server is replaced)', async () => {
@@ -150,7 +166,7 @@ describe('a DATA_DIR of the former PGlite default', { timeout: READY_MS }, () =>
       const lines = server.output().trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^whoop-sync: start-up failed: DATA_DIR .* holds the embedded PGlite database of an earlier whoop-sync version/);
-      expect(lines[0]).toContain('/oauth/whoop');
+      expect(lines[0]).toContain('/whoop connect');
       expect(lines[0]).toContain('/sync 365');
       expect((await readdir(dataDir, { recursive: true })).sort()).toEqual(before);
     } finally {

@@ -4,8 +4,9 @@ import { applyMigrations, MigrationError, readMigrations, type Migration } from 
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const TABLES = [
-  'digest_posts', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs', 'sync_workers', 'webhook_events',
-  'whoop_cycles', 'whoop_daily', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts',
+  'backfill_progress', 'dashboard_sessions', 'digest_posts', 'member_mcp_tokens', 'member_tickets', 'members', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs',
+  'webhook_events', 'whoop_budget', 'whoop_cycles', 'whoop_daily', 'whoop_recoveries', 'whoop_requests', 'whoop_sleeps', 'whoop_tokens',
+  'whoop_users', 'whoop_workouts',
 ];
 
 async function tables(db: Database): Promise<string[]> {

@@ -224,7 +224,9 @@ describe('schema.prisma and the migrations', () => {
     const expected = await schemaShape();
     Object.assign(expected.tables, recordTableShapes());
     expect(Object.keys(expected.tables).sort()).toEqual([
-      'digest_posts', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs', 'sync_workers', 'webhook_events', 'whoop_cycles', 'whoop_recoveries', 'whoop_sleeps', 'whoop_tokens', 'whoop_users', 'whoop_workouts',
+      'backfill_progress', 'dashboard_sessions', 'digest_posts', 'member_mcp_tokens', 'member_tickets', 'members', 'oauth_states', 'schedule_slots', 'seen_signatures', 'sync_runs',
+      'webhook_events', 'whoop_budget', 'whoop_cycles', 'whoop_recoveries', 'whoop_requests', 'whoop_sleeps', 'whoop_tokens', 'whoop_users',
+      'whoop_workouts',
     ]);
     expect(await databaseShape(db)).toEqual(expected);
   });

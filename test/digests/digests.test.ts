@@ -51,6 +51,8 @@ describe('digests', () => {
       recovery.score = { ...template, recovery_score: 20 + i, hrv_rmssd_milli: 20 + i, resting_heart_rate: 60 + i };
     }
     expect((await env.connect()).status).toBe(200);
+    // The channel's digests are tested here; the direct messages in test/members/digests.test.ts.
+    expect(await (await env.command('digest off', { command: '/whoop' })).text()).toContain('No more digests by direct message');
     expect((await env.command('45')).status).toBe(200);
     await env.slack.waitForMessages(1, 60_000);
     env.slack.reset();
@@ -87,8 +89,10 @@ describe('digests', () => {
     const results = await Promise.all([app().digests.runSlot('daily', slot), other.app.digests.runSlot('daily', slot)]);
     expect(results.sort()).toEqual(['claimed_elsewhere', 'posted']);
     expect(env.slack.messages).toHaveLength(1);
-    const metrics = await (await fetch(`${env.app.url}/metrics`)).text();
-    expect(metrics).toMatch(/whoop_sync_digests_total\{kind="daily",outcome="posted"\} 2/);
+    // Counted by whichever replica posted it (one daily digest was posted by this app before).
+    const posted = async (url: string) =>
+      Number(/whoop_sync_digests_total\{kind="daily",outcome="posted"\} (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+    expect((await posted(env.app.url)) + (await posted(other.url))).toBe(2);
     const status = (await (await fetch(`${env.app.url}/status`)).json()) as { digests: { kind: string; last: { outcome: string } | null }[] };
     expect(status.digests.find((digest) => digest.kind === 'daily')?.last?.outcome).toBe('posted');
     await other.close();

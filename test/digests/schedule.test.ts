@@ -2,6 +2,7 @@
 // (with its PNG chart) arrive in SLACK_DIGEST_CHANNEL without any test hook.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { BASELINE_DAYS, FLAG_RUN } from '../../src/reports/insights.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import { pngSize } from '../support/png.js';
 
@@ -32,7 +33,8 @@ describe('scheduled digests', () => {
     expect(report!.initialComment).toMatch(/^\*📊 Weekly report · /);
     expect(pngSize(report!.files[0]!.bytes)).toEqual({ width: 1440, height: 640 });
     const refresh = await env.app.app.db.prisma.syncRun.findFirstOrThrow({ where: { requestedBy: 'digest daily' } });
-    expect(refresh).toMatchObject({ days: 3, trigger: 'schedule', status: 'succeeded' });
+    // A fresh install holds no days yet: the refresh fetches the baselines' window first.
+    expect(refresh).toMatchObject({ days: BASELINE_DAYS + FLAG_RUN + 1, trigger: 'schedule', status: 'succeeded' });
   }, 90_000);
 });
 

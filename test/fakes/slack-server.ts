@@ -37,7 +37,15 @@ export interface CompletedUpload {
   initialComment: string | undefined;
   blocks: unknown[] | undefined;
   threadTs: string | undefined;
-  files: { id: string; title: string | undefined; filename: string; bytes: Buffer }[];
+  /** `url`: where this server serves the file (GET), like Slack's url_private, so a browser can open it. */
+  files: { id: string; title: string | undefined; filename: string; bytes: Buffer; url: string }[];
+  at: Date;
+}
+
+interface EphemeralMessage {
+  channel: string;
+  user: string;
+  text: string;
   at: Date;
 }
 
@@ -87,6 +95,11 @@ export interface FakeSlack {
   waitForMessages(count: number, timeoutMs?: number): Promise<PostedMessage[]>;
   /** Completed file uploads (files.completeUploadExternal), in order. */
   uploads: CompletedUpload[];
+  /** Successful chat.postEphemeral calls, in order: seen only by `user`. */
+  ephemerals: EphemeralMessage[];
+  waitForEphemerals(count: number, timeoutMs?: number): Promise<EphemeralMessage[]>;
+  /** The direct-message channel conversations.open answers for a user: `D` and the user id without its `U`. */
+  directMessageChannel(user: string): string;
   waitForUploads(count: number, timeoutMs?: number): Promise<CompletedUpload[]>;
   waitForResponses(count: number, timeoutMs?: number): Promise<ResponseUrlPost[]>;
   /** Forgets recorded messages, calls, responses and faults (arrays are emptied in place). */
@@ -113,6 +126,8 @@ interface FaultRule {
 
 export interface FakeSlackOptions {
   botToken?: string;
+  /** The workspace auth.test names and Socket Mode commands come from (default T0FAKE0001). */
+  teamId?: string;
   socket?: FakeSocketModeOptions;
   /** Hears of each accepted chat.postMessage (the demo prints them). */
   onMessage?: (message: PostedMessage) => void;
@@ -126,8 +141,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const calls: ApiCall[] = [];
   const responses: ResponseUrlPost[] = [];
   const uploads: CompletedUpload[] = [];
+  const ephemerals: EphemeralMessage[] = [];
   /** Files between getUploadURLExternal and completeUploadExternal; bytes once uploaded. */
   const pendingFiles = new Map<string, { filename: string; length: number; bytes?: Buffer }>();
+  /** Files shared in a channel, served at /files/<id>/<filename>. */
+  const sharedFiles = new Map<string, { filename: string; bytes: Buffer }>();
   let fileCounter = 0;
   let queued: FaultRule[] = [];
   let always: FaultRule | null = null;
@@ -192,7 +210,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     body: Buffer,
     query: URLSearchParams,
   ) {
-    const known = ['chat.postMessage', 'auth.test', 'apps.connections.open', 'files.getUploadURLExternal', 'files.completeUploadExternal'].includes(method);
+    const known = ['chat.postMessage', 'chat.postEphemeral', 'conversations.open', 'auth.test', 'apps.connections.open', 'files.getUploadURLExternal', 'files.completeUploadExternal'].includes(method);
     if (!known) return answer(res, method, 200, { ok: false, error: 'unknown_method' });
 
     const fault = takeFault(method);
@@ -234,7 +252,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         url: 'https://fake-workspace.slack.com/',
         team: 'Fake Workspace',
         user: 'whoop-sync',
-        team_id: FAKE_TEAM_ID,
+        team_id: options.teamId ?? FAKE_TEAM_ID,
         user_id: FAKE_BOT_USER_ID,
         bot_id: FAKE_BOT_ID,
         is_enterprise_install: false,
@@ -246,8 +264,21 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const args = parsed.args;
     if (method === 'files.getUploadURLExternal') return getUploadUrl(res, args);
     if (method === 'files.completeUploadExternal') return completeUpload(res, args);
+    if (method === 'conversations.open') {
+      const users = typeof args.users === 'string' ? args.users.trim() : '';
+      if (!/^[UW][A-Z0-9]{2,}$/.test(users)) return answer(res, method, 200, { ok: false, error: 'user_not_found' });
+      return answer(res, method, 200, { ok: true, channel: { id: dmChannel(users) } });
+    }
     const channel = typeof args.channel === 'string' ? args.channel.trim() : '';
     if (channel === '') return answer(res, method, 200, { ok: false, error: 'channel_not_found' });
+    if (method === 'chat.postEphemeral') {
+      const user = typeof args.user === 'string' ? args.user.trim() : '';
+      const ephemeralText = typeof args.text === 'string' ? args.text : '';
+      if (user === '') return answer(res, method, 200, { ok: false, error: 'user_not_in_channel' });
+      if (ephemeralText.trim() === '') return answer(res, method, 200, { ok: false, error: 'no_text' });
+      ephemerals.push({ channel, user, text: ephemeralText, at: new Date() });
+      return answer(res, method, 200, { ok: true, message_ts: `${tsBase}.000200` });
+    }
     const text = typeof args.text === 'string' ? args.text : '';
     let blocks = args.blocks;
     // Slack also takes blocks as a JSON string inside a JSON body.
@@ -365,9 +396,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       title: typeof entry.title === 'string' ? entry.title : undefined,
       filename: file!.filename,
       bytes: file!.bytes!,
+      url: `${base}/files/${String(entry.id)}/${encodeURIComponent(file!.filename)}`,
     }));
     for (const file of shared) pendingFiles.delete(file.id);
     if (channel !== '') {
+      for (const file of shared) sharedFiles.set(file.id, file);
       const upload: CompletedUpload = {
         channel,
         initialComment,
@@ -427,6 +460,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     notify();
   }
 
+  function serveFile(res: ServerResponse, id: string) {
+    const file = sharedFiles.get(id);
+    if (!file) return send(res, 404, 'file_not_found');
+    const type = /\.png$/i.test(file.filename) ? 'image/png' : /\.svg$/i.test(file.filename) ? 'image/svg+xml' : 'application/octet-stream';
+    res.writeHead(200, { 'content-type': type, 'content-length': file.bytes.length, 'x-content-type-options': 'nosniff' }).end(file.bytes);
+  }
+
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -456,6 +496,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       }
       const hook = /^\/commands\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
       if (hook) return handleResponseUrl(req, res, hook[1]!, body);
+      const file = /^\/files\/([A-Za-z0-9_-]+)\/[^/]+$/.exec(url.pathname);
+      if (file && req.method === 'GET') return serveFile(res, file[1]!);
       send(res, 404, 'not_found');
     });
   });
@@ -470,13 +512,17 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
   let responseCounter = 0;
-  const socket = createFakeSocketMode(base, () => responseUrlFor(), options.socket);
+  const socket = createFakeSocketMode(base, () => responseUrlFor(), { teamId: options.teamId, ...options.socket });
   server.on('upgrade', (req, upgraded, head) => socket.handleUpgrade(req, upgraded, head));
   function responseUrlFor(id?: string): string {
     responseCounter += 1;
     const name = id ?? `${Date.now()}${responseCounter}-${randomBytes(6).toString('hex')}`;
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`fake Slack: response URL id "${name}" must be [A-Za-z0-9_-]+`);
     return `${base}/commands/${name}`;
+  }
+
+  function dmChannel(user: string): string {
+    return `D${user.slice(1)}`;
   }
 
   function waitFor<T>(what: string, list: T[], count: number, timeoutMs: number): Promise<T[]> {
@@ -513,6 +559,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     calls,
     responses,
     uploads,
+    ephemerals,
+    waitForEphemerals: (count, timeoutMs = 5000) => waitFor('chat.postEphemeral messages', ephemerals, count, timeoutMs),
+    directMessageChannel: dmChannel,
     failNext(count, failure, faultOptions = {}) {
       for (let i = 0; i < count; i += 1) queued.push({ failure, method: faultOptions.method });
     },
@@ -531,7 +580,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       calls.length = 0;
       responses.length = 0;
       uploads.length = 0;
+      ephemerals.length = 0;
       pendingFiles.clear();
+      sharedFiles.clear();
       queued = [];
       always = null;
       responseUrlStatus = null;

@@ -40,6 +40,8 @@ interface SocketCommandOptions {
 
 export interface FakeSocketModeOptions {
   appToken?: string;
+  /** The workspace commands come from (default T0FAKE0001, as the fake Web API's auth.test says). */
+  teamId?: string;
   /** How long an envelope waits for its ack before it is sent again (Slack: its 3 s limit). */
   redeliverAfterMs?: number;
   /** Deliveries of one envelope before giving up (the first and the redeliveries). */
@@ -63,6 +65,8 @@ export interface FakeSocketMode {
   problems: string[];
   /** Sends a /sync-style slash command envelope; resolves with its first ack that arrives (after redeliveries). */
   command(text: string, options?: SocketCommandOptions): Promise<SocketAck>;
+  /** Sends an `interactive` envelope (a button press: `payload` is the block_actions payload). */
+  interactive(payload: Record<string, unknown>, options?: Omit<SocketCommandOptions, 'fields'>): Promise<SocketAck>;
   /** Sends `{ type: 'disconnect', reason }` to every connection, and closes those still open after `graceMs`. */
   disconnect(reason?: 'refresh_requested' | 'warning' | 'link_disabled', graceMs?: number): void;
   /** Destroys every connection's TCP socket without a close frame (a dropped network). */
@@ -192,6 +196,23 @@ export function createFakeSocketMode(
     notify();
   }
 
+  function send(id: string, message: string, loseAcks = 0): Promise<SocketAck> {
+    return new Promise<SocketAck>((resolve, reject) => {
+      const envelope: Envelope = {
+        id,
+        message,
+        attempts: 0,
+        loseAcks,
+        lastDeliveredAt: 0,
+        settled: false,
+        resolve,
+        reject,
+      };
+      envelopes.set(id, envelope);
+      deliver(envelope);
+    });
+  }
+
   function connected(ws: WebSocket): void {
     const connection: Connection = { id: ++nextConnection, ws };
     open.set(connection.id, connection);
@@ -271,7 +292,7 @@ export function createFakeSocketMode(
       const id = commandOptions.envelopeId ?? randomUUID();
       const payload = {
         token: 'deprecated-verification-token',
-        team_id: 'T0FAKE0001',
+        team_id: options.teamId ?? 'T0FAKE0001',
         team_domain: 'testteam',
         channel_id: 'C0CHANNEL1',
         channel_name: 'health',
@@ -285,20 +306,12 @@ export function createFakeSocketMode(
         trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
         ...commandOptions.fields,
       };
-      return new Promise<SocketAck>((resolve, reject) => {
-        const envelope: Envelope = {
-          id,
-          message: JSON.stringify({ envelope_id: id, payload, type: 'slash_commands', accepts_response_payload: true }),
-          attempts: 0,
-          loseAcks: commandOptions.loseAcks ?? 0,
-          lastDeliveredAt: 0,
-          settled: false,
-          resolve,
-          reject,
-        };
-        envelopes.set(id, envelope);
-        deliver(envelope);
-      });
+      return send(id, JSON.stringify({ envelope_id: id, payload, type: 'slash_commands', accepts_response_payload: true }), commandOptions.loseAcks);
+    },
+
+    interactive(payload, interactiveOptions = {}) {
+      const id = interactiveOptions.envelopeId ?? randomUUID();
+      return send(id, JSON.stringify({ envelope_id: id, payload, type: 'interactive', accepts_response_payload: false }), interactiveOptions.loseAcks);
     },
 
     disconnect(reason = 'refresh_requested', graceMs = 5_000) {

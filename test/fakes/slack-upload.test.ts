@@ -25,7 +25,13 @@ describe('fake Slack file uploads', () => {
     ]);
     const [upload] = await fake.waitForUploads(1);
     expect(upload).toMatchObject({ channel: 'C123', initialComment: '*Weekly*' });
-    expect(upload!.files).toEqual([{ id: expect.stringMatching(/^F/), title: 'Chart', filename: 'chart.png', bytes }]);
+    expect(upload!.files).toEqual([{ id: expect.stringMatching(/^F/), title: 'Chart', filename: 'chart.png', bytes, url: expect.stringMatching(/\/files\/F\w+\/chart\.png$/) }]);
+    // Served for a browser, as the demo prints it.
+    const served = await fetch(upload!.files[0]!.url);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await served.arrayBuffer())).toEqual(bytes);
+    expect((await fetch(upload!.files[0]!.url.replace(/F\w+/, 'F0NONE'))).status).toBe(404);
   });
 
   it('refuses to complete a file that was never uploaded, and an upload of another length', async () => {

@@ -165,7 +165,13 @@ interface RequestLogEntry {
   at: number;
   /** When the answer was written, epoch milliseconds (fractional); unset while unanswered. */
   answeredAt?: number;
+  /** The member whose access token the request carried, whether or not it was still accepted. */
+  userId?: number;
 }
+
+/** What a fault's `when` sees of a request. */
+export type FaultRequest = Pick<RequestLogEntry, 'path' | 'query' | 'userId'>;
+type FaultFilter = (request: FaultRequest) => boolean;
 
 /** Epoch milliseconds with sub-millisecond resolution. */
 const epochNow = () => performance.timeOrigin + performance.now();
@@ -181,6 +187,8 @@ export interface FakeWhoopStats {
   maxConcurrentRequests: number;
   /** 429s produced by the sliding-window rate limit (not those injected with failNext). */
   rateLimited: number;
+  /** The most API requests answered within any 60 s (whether or not the limit is enforced). */
+  peakPerMinute: number;
 }
 
 export interface FakeWhoopOptions {
@@ -205,6 +213,8 @@ interface FailFault {
   /** Matches `/developer/v2/...` paths, or the same path without `/developer`, or OAuth paths when given. */
   pathPrefix?: string;
   headers?: Record<string, string>;
+  /** Only requests this holds for (e.g. a page with a given `nextToken`, one member's): others pass. */
+  when?: FaultFilter;
 }
 
 type MalformKind = 'invalid-json' | 'truncated' | 'wrong-shape';
@@ -270,12 +280,18 @@ export interface FakeWhoop {
   stats: FakeWhoopStats;
   resetStats(): void;
   failNext(count: number, fault: FailFault): void;
-  malformNext(count: number, kind: MalformKind, pathPrefix?: string): void;
+  /** `when`: only pages this holds for, as failNext's. */
+  malformNext(count: number, kind: MalformKind, pathPrefix?: string, when?: FaultFilter): void;
   hold(): () => void;
   setLatency(ms: number): void;
   slowNext(count: number, ms: number): void;
   expireAccessTokens(): void;
   revokeGrants(): void;
+  /**
+   * The member ends the app's access in WHOOP (as DELETE /v2/user/access does): their access tokens are
+   * answered 401 and their refresh tokens `invalid_grant`; other members' grants keep working.
+   */
+  revokeMember(userId: number): void;
   /**
    * Posts a signed webhook to `url` as WHOOP does (body `{user_id, id, type, trace_id}`, a fresh trace_id
    * unless given), retrying on a non-2xx answer or a failed request.
@@ -413,6 +429,8 @@ interface WindowVerdict {
   allowed: boolean;
   remaining: number;
   resetSeconds: number;
+  /** Requests in the window, this one included when allowed. */
+  inWindow: number;
 }
 
 /** A true sliding 60 s window: a slot frees exactly 60 s after the request that took it. */
@@ -429,13 +447,14 @@ class SlidingWindow {
     this.prune(now);
     const inWindow = this.hits.length - this.head;
     if (enforce && inWindow >= this.limit) {
-      return { allowed: false, remaining: 0, resetSeconds: this.secondsUntilSlot(now) };
+      return { allowed: false, remaining: 0, resetSeconds: this.secondsUntilSlot(now), inWindow };
     }
     this.hits.push(now);
     return {
       allowed: true,
       remaining: Math.max(0, this.limit - inWindow - 1),
       resetSeconds: this.secondsUntilSlot(now),
+      inWindow: inWindow + 1,
     };
   }
 
@@ -485,6 +504,11 @@ function assertCount(count: number): void {
 function pathMatches(path: string, prefix: string | undefined, isApi: boolean): boolean {
   if (prefix === undefined) return isApi;
   return path.startsWith(prefix) || (isApi && path.slice('/developer'.length).startsWith(prefix));
+}
+
+/** A fault's path prefix and `when` both hold for the request. */
+function faultMatches(fault: { pathPrefix?: string; when?: FaultFilter }, request: FaultRequest, isApi: boolean) {
+  return pathMatches(request.path, fault.pathPrefix, isApi) && (fault.when?.(request) ?? true);
 }
 
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<string | 'too-large' | undefined> {
@@ -598,6 +622,16 @@ class OAuthStore {
 
   revokeAllRefreshTokens(): void {
     for (const state of this.refreshTokens.values()) state.usable = false;
+  }
+
+  revokeUser(userId: number): void {
+    for (const state of this.accessTokens.values()) if (state.grant.userId === userId) state.revoked = true;
+    for (const state of this.refreshTokens.values()) if (state.grant.userId === userId) state.usable = false;
+  }
+
+  /** Whose token this is, expired or revoked alike. */
+  ownerOf(accessToken: string): number | undefined {
+    return this.accessTokens.get(accessToken)?.grant.userId;
   }
 
   private revokeAccess(accessToken: string): void {
@@ -1195,7 +1229,7 @@ class FakeWhoopServer implements FakeWhoop {
   private inFlight = 0;
   private nextUserId = FIRST_USER_ID;
   private failures: Array<Counted<FailFault>> = [];
-  private malformations: Array<Counted<{ kind: MalformKind; pathPrefix: string | undefined }>> = [];
+  private malformations: Array<Counted<{ kind: MalformKind; pathPrefix?: string; when?: FaultFilter }>> = [];
   private slowdowns: Array<Counted<number>> = [];
   private closing = false;
   private closed: Promise<void> | undefined;
@@ -1291,9 +1325,9 @@ class FakeWhoopServer implements FakeWhoop {
     this.failures.push({ remaining: count, value: { ...fault } });
   }
 
-  malformNext(count: number, kind: MalformKind, pathPrefix?: string): void {
+  malformNext(count: number, kind: MalformKind, pathPrefix?: string, when?: FaultFilter): void {
     assertCount(count);
-    this.malformations.push({ remaining: count, value: { kind, pathPrefix } });
+    this.malformations.push({ remaining: count, value: { kind, pathPrefix, when } });
   }
 
   hold(): () => void {
@@ -1315,6 +1349,10 @@ class FakeWhoopServer implements FakeWhoop {
 
   revokeGrants(): void {
     this.oauth.revokeAllRefreshTokens();
+  }
+
+  revokeMember(userId: number): void {
+    this.oauth.revokeUser(userId);
   }
 
   async deliverWebhook(
@@ -1384,6 +1422,8 @@ class FakeWhoopServer implements FakeWhoop {
     this.stats.requests.push(entry);
     this.trackConcurrency(res);
     const isApi = target.path.startsWith('/developer/');
+    const accessToken = isApi ? bearerToken(req) : undefined;
+    if (accessToken !== undefined) entry.userId = this.oauth.ownerOf(accessToken);
     const arrived = performance.now();
 
     const slowdown = takeFirst(this.slowdowns, () => true) ?? 0;
@@ -1391,8 +1431,9 @@ class FakeWhoopServer implements FakeWhoop {
     // the fake's own work (filtering, serializing a page) then happens within the latency, as a real
     // server's does, instead of being added to it (on one thread, it queued concurrent requests behind
     // each other). Held and slowed requests are answered as things stand when they are let through.
-    const early =
-      isApi && this.latencyMs > 0 && slowdown === 0 && !this.gate.holding ? this.prepareApi(req, target) : undefined;
+    const early = isApi && this.latencyMs > 0 && slowdown === 0 && !this.gate.holding
+      ? this.prepareApi(req, target, entry)
+      : undefined;
     // setTimeout counts from the event loop's cached clock, which can be a little behind: never answer early.
     const due = arrived + this.latencyMs + slowdown;
     for (let left = due - performance.now(); left > 0 && !this.closing; left = due - performance.now()) {
@@ -1406,17 +1447,23 @@ class FakeWhoopServer implements FakeWhoop {
 
     const { reply, malformed } =
       early ??
-      (isApi ? this.prepareApi(req, target) : { reply: await this.answerOAuth(req, target), malformed: undefined });
+      (isApi
+        ? this.prepareApi(req, target, entry)
+        : { reply: await this.answerOAuth(req, target, entry), malformed: undefined });
     if (malformed) writeMalformed(res, entry, reply, malformed);
     else writeReply(res, entry, reply);
   }
 
   /** The answer to an API request, its body already serialized unless it is to be sent malformed. */
-  private prepareApi(req: IncomingMessage, target: Target): { reply: Reply; malformed: MalformKind | undefined } {
-    const reply = this.answerApi(req, target);
+  private prepareApi(
+    req: IncomingMessage,
+    target: Target,
+    entry: RequestLogEntry,
+  ): { reply: Reply; malformed: MalformKind | undefined } {
+    const reply = this.answerApi(req, target, entry);
     const malformed =
       reply.status === 200
-        ? takeFirst(this.malformations, (m) => pathMatches(target.path, m.pathPrefix, true))?.kind
+        ? takeFirst(this.malformations, (m) => faultMatches(m, entry, true))?.kind
         : undefined;
     return { reply: malformed ? reply : serialized(reply), malformed };
   }
@@ -1434,19 +1481,20 @@ class FakeWhoopServer implements FakeWhoop {
   }
 
   /** Rate limit, then injected failures, then routing and authentication. */
-  private answerApi(req: IncomingMessage, target: Target): Reply {
+  private answerApi(req: IncomingMessage, target: Target, entry: RequestLogEntry): Reply {
     const verdict = this.window.take(Date.now(), this.enforceRateLimit);
     if (!verdict.allowed) {
       this.stats.rateLimited++;
       return jsonReply(429, { error: 'Too Many Requests' }, rateLimitHeaders(this.window.limit, 0, verdict.resetSeconds));
     }
+    this.stats.peakPerMinute = Math.max(this.stats.peakPerMinute, verdict.inWindow);
     const limitHeaders = rateLimitHeaders(this.window.limit, verdict.remaining, verdict.resetSeconds);
-    const reply = this.injectedFailure(target.path, true) ?? this.route(req, target);
+    const reply = this.injectedFailure(entry, true) ?? this.route(req, target);
     return { ...reply, headers: { ...limitHeaders, ...reply.headers } };
   }
 
-  private injectedFailure(path: string, isApi: boolean): Reply | undefined {
-    const fault = takeFirst(this.failures, (f) => pathMatches(path, f.pathPrefix, isApi));
+  private injectedFailure(request: FaultRequest, isApi: boolean): Reply | undefined {
+    const fault = takeFirst(this.failures, (f) => faultMatches(f, request, isApi));
     if (!fault) return undefined;
     const defaults = fault.status === 429 ? rateLimitHeaders(this.window.limit, 0, 1) : {};
     return jsonReply(fault.status, { error: 'injected fault', status: fault.status }, { ...defaults, ...fault.headers });
@@ -1540,8 +1588,8 @@ class FakeWhoopServer implements FakeWhoop {
 
   // ----- OAuth endpoints -----------------------------------------------------------------------------
 
-  private async answerOAuth(req: IncomingMessage, target: Target): Promise<Reply> {
-    const injected = this.injectedFailure(target.path, false);
+  private async answerOAuth(req: IncomingMessage, target: Target, entry: RequestLogEntry): Promise<Reply> {
+    const injected = this.injectedFailure(entry, false);
     if (injected) return injected;
     if (target.path === '/oauth/oauth2/auth' && req.method === 'GET') return this.authorize(req, target.query);
     if (target.path === '/oauth/oauth2/token' && req.method === 'POST') return this.token(req);
@@ -1642,7 +1690,15 @@ class FakeWhoopServer implements FakeWhoop {
 }
 
 function emptyStats(): FakeWhoopStats {
-  return { requests: [], refreshes: 0, codeExchanges: 0, invalidGrants: 0, maxConcurrentRequests: 0, rateLimited: 0 };
+  return {
+    requests: [],
+    refreshes: 0,
+    codeExchanges: 0,
+    invalidGrants: 0,
+    maxConcurrentRequests: 0,
+    rateLimited: 0,
+    peakPerMinute: 0,
+  };
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {

@@ -42,3 +42,61 @@ describe('GET / in Chromium on a phone', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('GET / in Chromium, on a laptop without WHOOP credentials or a public address', () => {
+  let env: Environment;
+  let browser: Browser;
+  beforeAll(async () => {
+    // PUBLIC_URL unset: http://localhost:PORT, as on a first start.
+    env = await startEnvironment({
+      days: 1,
+      env: { PUBLIC_URL: '', WHOOP_CLIENT_ID: '', WHOOP_CLIENT_SECRET: '', DASHBOARD_PASSWORD: 'correct horse battery staple' },
+    });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await env?.close();
+  });
+
+  it('shows Connect WHOOP disabled, says Slack cannot reach the Request URL, and links the dashboard', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${env.app.url}/`);
+    // Not a link: nothing to follow to a 503 page, and it looks disabled.
+    await expect(page.getByRole('link', { name: 'Connect WHOOP' }).count()).resolves.toBe(0);
+    const button = page.getByText('Connect WHOOP', { exact: true });
+    await expect(button.getAttribute('aria-disabled')).resolves.toBe('true');
+    const look = await page.evaluate("(({ backgroundColor, cursor }) => [backgroundColor, cursor])(getComputedStyle(document.querySelector('.button')))");
+    expect(look).toEqual(['rgb(138, 143, 152)', 'not-allowed']);
+    await button.click();
+    expect(page.url()).toBe(`${env.app.url}/`);
+
+    await expect(page.getByText(/^Slack cannot reach this address/).isVisible()).resolves.toBe(true);
+    await expect(page.getByText(/PUBLIC_URL.*Socket Mode \(SLACK_APP_TOKEN\)/).isVisible()).resolves.toBe(true);
+
+    const dashboard = page.getByRole('link', { name: `${env.config.publicUrl}/dashboard` });
+    await expect(dashboard.getAttribute('href')).resolves.toBe(`${env.config.publicUrl}/dashboard`);
+  });
+});
+
+describe('GET / in Chromium with nothing missing', () => {
+  let env: Environment;
+  let browser: Browser;
+  beforeAll(async () => {
+    env = await startEnvironment({ days: 1, env: { PUBLIC_URL } });
+    expect((await env.connect()).status).toBe(200);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await env?.close();
+  });
+
+  it('marks "Nothing is missing" as done, not as a warning', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${env.app.url}/`);
+    await expect(page.getByText('Nothing is missing.', { exact: true }).isVisible()).resolves.toBe(true);
+    await expect(page.evaluate("getComputedStyle(document.querySelector('p.next')).borderLeftColor")).resolves.toBe('rgb(26, 127, 55)');
+    await expect(page.getByRole('link', { name: 'Connect WHOOP' }).getAttribute('href')).resolves.toBe('/dashboard');
+  });
+});

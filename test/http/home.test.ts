@@ -35,12 +35,12 @@ describe('GET / with Slack and WHOOP configured', () => {
     expect(page).toContain('Off (SLACK_APP_TOKEN unset)');
     expect(page).toContain('Off: set DASHBOARD_PASSWORD');
     expect(page).not.toContain(`${PUBLIC_URL}/dashboard`);
-    expect(page).toContain('<a class="button" href="/oauth/whoop">Connect WHOOP</a>');
+    expect(page).toContain('<a class="button" href="/dashboard">Connect WHOOP</a>');
     expect(badgeOf(page, 'Signing secret')).toBe('OK');
     expect(badgeOf(page, 'Bot token')).toBe('OK');
     expect(badgeOf(page, 'App credentials')).toBe('OK');
     expect(badgeOf(page, 'Connected accounts')).toBe('Missing');
-    expect(page).toContain(`<p class="next"><strong>Next step:</strong> connect a WHOOP account at ${PUBLIC_URL}/oauth/whoop.</p>`);
+    expect(page).toContain(`<p class="next"><strong>Next step:</strong> connect a WHOOP account: /whoop connect in Slack or npm run connect.</p>`);
     expect(page).not.toContain('<script');
   });
 
@@ -49,7 +49,7 @@ describe('GET / with Slack and WHOOP configured', () => {
     let page = await (await fetch(`${env.app.url}/`)).text();
     expect(badgeOf(page, 'Connected accounts')).toBe('OK');
     expect(page).toContain('1 connected, none needs re-authorization.');
-    expect(page).toContain('<p class="next">Nothing is missing.</p>');
+    expect(page).toContain('<p class="next done">Nothing is missing.</p>');
 
     await env.app.app.whoop.tokens.markReauthorizationRequired(BigInt(env.member.user_id), 'refresh token revoked');
     page = await (await fetch(`${env.app.url}/`)).text();
@@ -136,13 +136,34 @@ describe('the next step', () => {
     nextStep(setupChecklist(testConfig(db, { ...everything, ...env }), accounts));
 
   it('is the first missing piece, in the order of the page', () => {
-    expect(step({ SLACK_SIGNING_SECRET: '', WHOOP_CLIENT_ID: '' })).toMatch(/^set SLACK_SIGNING_SECRET /);
+    expect(step({ SLACK_SIGNING_SECRET: '', WHOOP_CLIENT_ID: '' })).toMatch(/npm run demo.*SLACK_APP_TOKEN and SLACK_BOT_TOKEN for Socket Mode.*SLACK_SIGNING_SECRET/);
     expect(step({ SLACK_BOT_TOKEN: '', WHOOP_CLIENT_ID: '' })).toMatch(/^set SLACK_BOT_TOKEN /);
     expect(step({ WHOOP_CLIENT_SECRET: '' }, { connected: 0, reauthorizationRequired: 0 })).toMatch(/^set WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET /);
-    expect(step({}, { connected: 0, reauthorizationRequired: 0 })).toBe(`connect a WHOOP account at ${PUBLIC_URL}/oauth/whoop`);
-    expect(step({}, { connected: 2, reauthorizationRequired: 1 })).toMatch(/^connect the 1 account\(s\) needing re-authorization again at /);
+    expect(step({}, { connected: 0, reauthorizationRequired: 0 })).toBe('connect a WHOOP account: /whoop connect in Slack or npm run connect');
+    expect(step({ DASHBOARD_PASSWORD: 'a long dashboard password 0123' }, { connected: 0, reauthorizationRequired: 0 })).toBe(
+      `connect a WHOOP account: /whoop connect in Slack, Connect on the dashboard at ${PUBLIC_URL}/dashboard or npm run connect`,
+    );
+    expect(step({}, { connected: 2, reauthorizationRequired: 1 })).toMatch(/^connect the 1 account\(s\) needing re-authorization again: \/whoop connect in Slack/);
     expect(step({ SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: 'xapp-1-A0DEMO-1-abcdef' })).toBeUndefined();
     expect(step({})).toBeUndefined();
+  });
+
+  it('says a local or plain-http PUBLIC_URL cannot be Slack\'s Request URL, and points at PUBLIC_URL or Socket Mode', () => {
+    const row = (env: Record<string, string>) =>
+      setupChecklist(testConfig(db, { ...everything, ...env }), { connected: 1, reauthorizationRequired: 0 })
+        .flatMap((section) => section.rows)
+        .find((item) => item.label === 'Request URL of /sync')!;
+    for (const local of ['', 'http://localhost:3000', 'https://127.0.0.1', 'https://192.168.1.20:3000', 'https://nas.local', 'https://[::1]', 'http://whoop.example.org']) {
+      const request = row({ PUBLIC_URL: local });
+      expect(request.state, local).toBe('attention');
+      expect(request.detail, local).toMatch(/^Slack cannot reach this address.*PUBLIC_URL.*Socket Mode \(SLACK_APP_TOKEN\)/);
+    }
+    expect(row({})).toMatchObject({ detail: 'Paste into your Slack app: Slash Commands, /sync, Request URL.', url: `${PUBLIC_URL}/slack/commands` });
+    expect(row({ PUBLIC_URL: 'https://[2001:db8::1]' }).state).toBeUndefined();
+    expect(row({ PUBLIC_URL: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: 'xapp-1-A0DEMO-1-abcdef' })).toEqual({
+      label: 'Request URL of /sync',
+      detail: 'Not needed: commands arrive over Socket Mode.',
+    });
   });
 
   it('names a refused Socket Mode token, and lists the dashboard once it is enabled', () => {
@@ -155,7 +176,7 @@ describe('the next step', () => {
     expect(nextStep(sections)).toBeUndefined();
     const rows = sections.flatMap((section) => section.rows);
     expect(rows.find((row) => row.label === 'Socket Mode')?.state).toBe('ok');
-    expect(rows.find((row) => row.label === 'Dashboard')?.url).toBe(`${PUBLIC_URL}/dashboard`);
+    expect(rows.find((row) => row.label === 'Dashboard')?.link).toBe(`${PUBLIC_URL}/dashboard`);
   });
 
   it('is logged once at start-up by the service process', async () => {
@@ -166,7 +187,9 @@ describe('the next step', () => {
       while (!server.output().includes('next step') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       const lines = server.output().split('\n').filter((line) => line.includes('next step'));
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain('"msg":"next step: set SLACK_SIGNING_SECRET (your Slack app');
+      // A fresh start: the first line offers the demo and Socket Mode, which needs no public address.
+      expect(lines[0]).toContain('"msg":"next step: to try it all with stand-ins for Slack and WHOOP, run npm run demo');
+      expect(lines[0]).toContain('Socket Mode (no public address needed)');
     } finally {
       await server.stop();
     }

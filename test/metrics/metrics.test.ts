@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import { expectedIds } from '../support/expected.js';
+import { settled } from '../support/settled.js';
 
 /** promtool, when installed (CI provides it through PROMTOOL; locally it may be on PATH). */
 const PROMTOOL = process.env.PROMTOOL || (spawnSync('sh', ['-c', 'command -v promtool']).stdout?.toString().trim() ?? '');
@@ -43,7 +44,7 @@ describe('GET /metrics and GET /status', () => {
     const before = await (await get('/metrics')).text();
     await env.command('3');
     await env.slack.waitForMessages(1);
-    await env.app.app.dispatcher.idle(10_000);
+    await settled(env.app.app.db);
     const after = await (await get('/metrics')).text();
     expect(sample(after, 'whoop_sync_runs_total', { trigger: 'slack', outcome: 'succeeded' })).toBe(
       sample(before, 'whoop_sync_runs_total', { trigger: 'slack', outcome: 'succeeded' }) + 1,
@@ -88,7 +89,7 @@ describe('GET /metrics and GET /status', () => {
     const body = (await response.json()) as { recentRuns: Record<string, unknown>[] };
     expect(body).toMatchObject({
       accounts: [{ userId: String(env.member.user_id), name: 'Jo Tester', status: 'active', reauthorizationRequired: false }],
-      connectUrl: `${env.config.publicUrl}/oauth/whoop`,
+      connectUrl: `${env.config.publicUrl}/dashboard`,
       schedules: [],
     });
     expect(body.recentRuns[0]).toMatchObject({ trigger: 'slack', days: 3, status: 'succeeded', error: null });

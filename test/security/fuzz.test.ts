@@ -1,5 +1,12 @@
-// A bounded, deterministic fuzz run against the public routes (POST /slack/commands, GET /oauth/whoop/callback)
-// of the real service, over real HTTP.
+// A bounded, deterministic fuzz run against the public routes (POST /slack/commands, GET /oauth/whoop/callback,
+// POST /mcp, GET /export/<table>.<format>) of the real service, over real HTTP.
+//
+// /mcp and /export run with MCP_TOKEN (and a dashboard password, so forged session cookies meet a real
+// session check). Without the token every request is refused, and no answer to one may carry health data:
+// the member's name, ids and values, and the exports' column names, as a legitimate call returned them. With
+// the token, hostile JSON-RPC (versions, ids, nesting, unknown methods, batches, every tool called with one
+// hostile argument among valid ones) and hostile export paths and queries get a 2xx or a 4xx, and no tool
+// may fail inside the service (its database query throwing on what the input let through).
 //
 // The service runs as a child process (the real entry point, src/server.ts, as `npm start` runs it), for
 // three reasons: a crash or an unhandled rejection shows up as an exit instead of taking the test runner
@@ -33,13 +40,18 @@ import { signSlackRequest } from '../../src/slack/signature.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { fakesEnv, SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
+import { fakesEnv, SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, startPersonalConnect, type Environment } from '../support/environment.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { settled } from '../support/settled.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f022);
 const SLACK = '/slack/commands';
 const CALLBACK = '/oauth/whoop/callback';
 const FORM = 'application/x-www-form-urlencoded';
+const MCP = '/mcp';
+const MCP_TOKEN = 'fuzz-mcp-token-0123456789abcdef0123456789';
+const DASHBOARD_PASSWORD = 'fuzz-dashboard-password';
+const MCP_ACCEPT = 'application/json, text/event-stream';
 const WARMUP_CASES = 900;
 const BULK_ROUNDS = 2;
 const CASES_PER_ROUND = 2100;
@@ -111,9 +123,10 @@ function drawn<T>(seed: number, count: number, make: (rng: Draws) => T): T[] {
  * - reject: a 4xx;
  * - ok: a 200 (ssl_check and the like);
  * - ok-or-reject: a 200 or a 4xx (correctly signed commands that are not /sync, whose encoding the
- *   service may or may not accept, and aliases of a route that a router may or may not normalise).
+ *   service may or may not accept, and aliases of a route that a router may or may not normalise);
+ * - answer: a 2xx or a 4xx (requests with MCP_TOKEN: a JSON-RPC error is a 200, a batch of notifications a 202).
  */
-type Expect = 'reject' | 'ok' | 'ok-or-reject';
+type Expect = 'reject' | 'ok' | 'ok-or-reject' | 'answer';
 
 interface BaseCase {
   family: string;
@@ -124,6 +137,8 @@ interface BaseCase {
   signatureKey?: string;
   /** Sent twice, back to back (concurrently, from different addresses). */
   twice?: boolean;
+  /** Carries MCP_TOKEN: the only cases whose answers may hold health data. */
+  authorized?: boolean;
 }
 interface HttpCase extends BaseCase {
   kind: 'http';
@@ -143,6 +158,8 @@ interface Outcome {
   statuses: number[]; // raw cases: every answer on the connection (pipelining)
   error?: string;
   snippet: string;
+  /** The first 64 KiB of the answer, searched for health data. */
+  body: string;
 }
 
 /** A signed request that was accepted during the legitimate phase; replayed during the fuzz run. */
@@ -163,6 +180,8 @@ interface Setting {
   replays: Recorded[];
   /** The callback URL of the legitimate connect (its state is spent). */
   spentCallback: string;
+  /** The connected member's WHOOP user id. */
+  memberId: string;
 }
 
 const sign = (body: string | Buffer, timestamp: number | string, secret = SIGNING_SECRET) =>
@@ -174,7 +193,7 @@ function syncBody(ctx: Context, text = String(ctx.rng.int(1, 30)), fields: Recor
 
 /** A correctly formed command body that is not /sync (so it can only ever produce help, never a run). */
 function helpBody(ctx: Context): string {
-  const command = ctx.rng.pick(['/x', '/whoop', '/SYNC', '/sync2', '', 'sync', '/sync ', '/ sync', '/sync\u0000', '/\u017Fync']);
+  const command = ctx.rng.pick(['/x', '/weather', '/SYNC', '/sync2', '', 'sync', '/sync ', '/ sync', '/sync\u0000', '/\u017Fync']);
   return syncBody(ctx, ctx.rng.pick(['', '3', 'abc', '%', '\u0000', '\uFFFD', 'é'.repeat(20)]), { command });
 }
 
@@ -780,9 +799,279 @@ const generators: Array<[weight: number, make: (ctx: Context) => Case]> = [
   ],
 ];
 
+// ---------------------------------------------------------------------------------------------------------
+// POST /mcp and GET /export/<table>.<format>: without the token (or with a wrong one) always refused, and
+// never carrying health data; with the token, hostile JSON-RPC and hostile export queries get a 2xx or a 4xx.
+// ---------------------------------------------------------------------------------------------------------
+
+const MCP_TOOLS = ['latest', 'daily', 'trend', 'compare_periods', 'correlate', 'workouts', 'sleep', 'sync_status'];
+const TOOL_FIELDS = ['member', 'from', 'to', 'days', 'metric', 'a_from', 'a_to', 'b_from', 'b_to', 'x', 'y', 'lag_days', 'sport'];
+const EXPORT_TABLES = ['daily', 'cycles', 'recoveries', 'sleeps', 'workouts'];
+
+const HOSTILE_DATES: unknown[] = [
+  '0000-01-01', '0001-01-01', '0001-01-05', '1000-02-29', '1899-12-31', '1970-01-01', '2026-02-29', '2024-02-29',
+  '2026-02-30', '2026-13-01', '2026-00-10', '2026-01-00', '9999-12-31', '9999-12-25', '99999-01-01', '-001-01-01',
+  '+02026-01-01', '2026-1-1', '2026/01/01', '2026-01-01T00:00:00Z', '2026-01-01 ', ' 2026-01-01', '2026-01-01\u0000',
+  "2026-01-01'; DROP TABLE whoop_cycles; --", "' OR '1'='1", '', null, 20260101, true, [], {}, { $gt: '' },
+];
+/** The edges of the calendar that JavaScript and PostgreSQL hold differently: drawn as often as all the rest. */
+const EDGE_DATES = ['0000-01-01', '0000-12-31', '0001-01-01', '0001-01-05', '1899-12-31', '1900-01-01', '1900-01-05', '9999-12-31'];
+const hostileDate = (ctx: Context): unknown =>
+  ctx.rng.chance(0.5) ? ctx.rng.pick(EDGE_DATES) : ctx.rng.pick(HOSTILE_DATES);
+
+const HOSTILE_NUMBERS: unknown[] = [
+  0, -1, 1, 14, 15, 30, 366, 367, 3660, 3661, 1.5, -0.5, 1e308, -1e308, 2 ** 53, 2 ** 53 + 2, -(2 ** 63), 2 ** 64,
+  '30', '1e3', '', null, true, [], {}, [1], '1; DROP TABLE sync_runs',
+];
+const HOSTILE_STRINGS: unknown[] = [
+  "' OR 1=1 --", "'; DROP TABLE whoop_users; --", '" OR ""="', '%', '_', '\\', '\u0000', '%00', 'x'.repeat(100), 'x'.repeat(101),
+  'y'.repeat(10_000), '__proto__', 'constructor', 'toString', 'fuzz', 'FUZZ TARGET', 'Fuzz Target', '  ', '', '\uFFFD',
+  '\u202Eevil', '${jndi:ldap://x}', '{{7*7}}', '9223372036854775807', '9223372036854775808', '-1', '0', 'running',
+  'recovery_pct', 'day_strain', 'hrv_ms', 123, -5, null, true, [], ['a'], { $ne: 1 }, { toString: 'x' },
+];
+
+function hostileValue(ctx: Context, field: string): unknown {
+  const { rng } = ctx;
+  if (rng.chance(0.08)) return ctx.memberId;
+  if (/from|to$/.test(field)) return rng.chance(0.2) ? rng.pick(HOSTILE_STRINGS) : hostileDate(ctx);
+  if (field === 'days' || field === 'lag_days') return rng.chance(0.2) ? rng.pick(HOSTILE_STRINGS) : rng.pick(HOSTILE_NUMBERS);
+  return rng.chance(0.2) ? rng.pick([...HOSTILE_NUMBERS, ...HOSTILE_DATES]) : rng.pick(HOSTILE_STRINGS);
+}
+
+/** Arguments each tool accepts: the base that one hostile value is put into (so that value is the only thing wrong). */
+const VALID_ARGUMENTS: Record<string, Record<string, unknown>> = {
+  latest: {},
+  sync_status: {},
+  daily: { days: 10 },
+  trend: { metric: 'hrv_ms', days: 30 },
+  compare_periods: { a_from: '2026-01-01', a_to: '2026-01-31', b_from: '2026-02-01', b_to: '2026-02-28' },
+  correlate: { x: 'day_strain', y: 'recovery_pct', lag_days: 1, days: 90 },
+  workouts: { sport: 'running', days: 30 },
+  sleep: { days: 7 },
+};
+
+function toolArguments(ctx: Context, tool: unknown): unknown {
+  const { rng } = ctx;
+  const base = typeof tool === 'string' ? VALID_ARGUMENTS[tool] : undefined;
+  if (base && rng.chance(0.5)) {
+    const own = [...Object.keys(base), 'member', 'from', 'to'];
+    const field = rng.chance(0.7) ? rng.pick(own) : rng.chance(0.8) ? rng.pick(TOOL_FIELDS) : rng.pick(['__proto__', 'constructor', rng.token(6)]);
+    const args: Record<string, unknown> = { ...base, [field]: hostileValue(ctx, field) };
+    // A period given by its ends: the hostile date, and the other end valid.
+    if ((field === 'from' || field === 'to') && rng.chance(0.5)) {
+      delete args.days;
+      args[field === 'from' ? 'to' : 'from'] = rng.pick(['2026-01-01', '1900-01-01', '9999-12-31', '0001-01-01']);
+    }
+    return args;
+  }
+  if (rng.chance(0.1)) return rng.pick<unknown>([null, [], 'args', 42, true, { __proto__: { member: 'x' } }, nested(ctx, rng.pick([50, 500]))]);
+  const args: Record<string, unknown> = {};
+  for (let i = rng.int(0, 6); i > 0; i--) {
+    const field = rng.chance(0.9) ? rng.pick(TOOL_FIELDS) : rng.pick(['__proto__', 'constructor', 'prototype', rng.token(6), '']);
+    args[field] = hostileValue(ctx, field);
+  }
+  return args;
+}
+
+/** A value nested `depth` levels deep (objects and arrays, alternating at random). */
+function nested(ctx: Context, depth: number): unknown {
+  let value: unknown = ctx.rng.pick<unknown>(['leaf', 1, null]);
+  for (let i = 0; i < depth; i++) value = ctx.rng.chance(0.5) ? [value] : { a: value };
+  return value;
+}
+
+function rpcId(ctx: Context): unknown {
+  return ctx.rng.pick<unknown>([1, 0, -1, 'abc', '', 1.5, 2 ** 53 + 2, 1e308, -1e308, 'i'.repeat(5000), null, true, {}, [], [1], { id: 1 }]);
+}
+
+/** A JSON-RPC message that is hostile in one or more ways: version, id, method, params. */
+function hostileRpc(ctx: Context): unknown {
+  const { rng } = ctx;
+  // Half the time a well-formed call of a tool, so the hostility is in its arguments alone.
+  if (rng.chance(0.5)) {
+    const name = rng.pick(MCP_TOOLS);
+    return { jsonrpc: '2.0', id: rng.int(1, 1000), method: 'tools/call', params: { name, arguments: toolArguments(ctx, name) } };
+  }
+  const message: Record<string, unknown> = {};
+  if (rng.chance(0.85)) message.jsonrpc = rng.chance(0.7) ? '2.0' : rng.pick<unknown>(['1.0', '2', '3.0', 2, 2.0, null, '', ' 2.0', '2.0\u0000', ['2.0']]);
+  if (rng.chance(0.85)) message.id = rng.chance(0.6) ? rng.int(1, 1000) : rpcId(ctx);
+  const method = rng.chance(0.55)
+    ? 'tools/call'
+    : rng.pick<unknown>(['initialize', 'tools/list', 'prompts/list', 'prompts/get', 'resources/list', 'resources/read', 'ping', 'logging/setLevel', 'completion/complete',
+      'notifications/initialized', 'notifications/cancelled', 'x/unknown', '', 'tools/call ', 'TOOLS/CALL', '__proto__', 'constructor', 'rpc.discover', 42, null, {}, 'm'.repeat(5000)]);
+  if (rng.chance(0.95)) message.method = method;
+  if (method === 'tools/call') {
+    const name = rng.chance(0.85) ? rng.pick(MCP_TOOLS) : rng.pick<unknown>(['nonexistent', '', 'latest ', 'LATEST', '__proto__', 'constructor', 'toString', 't'.repeat(5000), 42, null, [], {}]);
+    message.params = rng.chance(0.95) ? { name, arguments: toolArguments(ctx, name), ...(rng.chance(0.1) ? { _meta: nested(ctx, 20) } : {}) } : rng.pick<unknown>([null, [], 'p', 7]);
+  } else if (method === 'initialize') {
+    message.params = rng.pick<unknown>([
+      { protocolVersion: rng.pick(['2025-11-25', '2025-06-18', '2024-11-05', '1999-01-01', '', 'x'.repeat(3000)]), capabilities: rng.chance(0.5) ? {} : nested(ctx, 100), clientInfo: { name: 'fuzz', version: '1' } },
+      { protocolVersion: 2025 },
+      {},
+      null,
+      [],
+    ]);
+  } else if (method === 'prompts/get') {
+    message.params = { name: rng.pick(['weekly_review', 'nope', '']), arguments: rng.chance(0.5) ? { member: hostileValue(ctx, 'member') } : hostileValue(ctx, 'member') };
+  } else if (rng.chance(0.5)) {
+    message.params = rng.chance(0.5) ? nested(ctx, rng.pick([10, 100, 1000])) : { cursor: hostileValue(ctx, 'cursor') };
+  }
+  return message;
+}
+
+function mcpHeaders(ctx: Context, authorized: boolean): Record<string, string | string[]> {
+  const { rng } = ctx;
+  const headers: Record<string, string | string[]> = {
+    'content-type': rng.chance(0.95) ? 'application/json' : rng.pick(['text/plain', FORM, 'application/json; charset=utf-16', 'application/jsonx', '*/*']),
+  };
+  if (rng.chance(0.95)) headers.accept = rng.chance(0.9) ? MCP_ACCEPT : rng.pick(['application/json', 'text/event-stream', '*/*', 'text/html', '']);
+  if (rng.chance(0.15)) headers['mcp-protocol-version'] = rng.pick(['2025-11-25', '2025-06-18', '1900-01-01', 'x', '']);
+  if (rng.chance(0.1)) headers['mcp-session-id'] = rng.pick([rng.token(36), '', 'x'.repeat(2000)]);
+  if (authorized) headers.authorization = `Bearer ${MCP_TOKEN}`;
+  else headers.authorization = wrongAuthorization(ctx);
+  if (headers.authorization === '') delete headers.authorization;
+  return headers;
+}
+
+/**
+ * Every way of not having the token: none, near misses, other schemes, duplicates (Node keeps the first
+ * Authorization header). Not a trailing space: HTTP strips it, so that is the token itself.
+ */
+function wrongAuthorization(ctx: Context): string | string[] {
+  const { rng } = ctx;
+  return rng.pick<string | string[]>([
+    '',
+    `Bearer ${MCP_TOKEN}x`,
+    `Bearer ${MCP_TOKEN.slice(0, -1)}`,
+    `Bearer ${MCP_TOKEN.toUpperCase()}`,
+    `Bearer  ${MCP_TOKEN}`,
+    `bearer${MCP_TOKEN}`,
+    `Basic ${Buffer.from(`x:${MCP_TOKEN}`).toString('base64')}`,
+    MCP_TOKEN,
+    `Bearer ${rng.token(40)}`,
+    // Shaped like a member's own token (src/team/mcp-tokens.ts), but never issued, or one character off.
+    `Bearer wsm_${'A'.repeat(43)}`,
+    `Bearer wsm_${'A'.repeat(42)}`,
+    `Bearer WSM_${'A'.repeat(43)}`,
+    `Bearer ${rng.token(rng.pick([0, 1, 5000]))}`,
+    'Bearer',
+    `Bearer ${MCP_TOKEN}\u0000`,
+    [`Bearer ${rng.token(40)}`, `Bearer ${MCP_TOKEN}`],
+    `Bearer ${rng.token(40)}, Bearer ${MCP_TOKEN}`,
+  ]);
+}
+
+type HeaderMap = Record<string, string | string[]>;
+function mcpPost(family: string, body: string | Buffer, headers: HeaderMap, authorized: boolean): HttpCase {
+  return { kind: 'http', family, method: 'POST', path: MCP, headers, body: Buffer.from(body), expect: authorized ? 'answer' : 'reject', ...(authorized ? { authorized } : {}) };
+}
+
+function mcpBody(ctx: Context): string {
+  const { rng } = ctx;
+  switch (rng.int(0, 9)) {
+    case 0:
+      return JSON.stringify(Array.from({ length: rng.pick([0, 1, 2, 20, 100]) }, () => hostileRpc(ctx)));
+    case 1:
+      return rng.pick(['{"jsonrpc":', '{', '[', 'null', '""', '0', 'true', '{}', '[[]]', '{"jsonrpc":"2.0","id":1,"method":"ping"', '\uFEFF{"jsonrpc":"2.0","id":1,"method":"ping"}']);
+    case 2:
+      // Keys that repeat, with the last one winning in JSON.parse: the method is smuggled past the first.
+      return `{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"${rng.pick(MCP_TOOLS)}","arguments":{"member":"x","member":${JSON.stringify(hostileValue(ctx, 'member'))}}}}`;
+    case 3:
+      return `{"jsonrpc":"2.0","id":${rng.pick(['1e999', '-1e999', '123456789012345678901234567890', '0x10', 'NaN', '01', '1.', '"\\ud800"'])},"method":"tools/call","params":{"name":"latest","arguments":{}}}`;
+    default:
+      return JSON.stringify(hostileRpc(ctx));
+  }
+}
+
+const EXPORT_PATHS = [
+  '/export/../export/daily.csv', '/export/%2e%2e/export/daily.csv', '/export/..%2fsecrets.json', '/export/daily.csv/..', '/export/daily.csv%00',
+  '/export/daily.csv%00.json', '/export/..%2F..%2Fetc%2Fpasswd', '/export/%2e%2e%2f%2e%2e%2fetc%2fpasswd.csv', '/export/....//....//etc/passwd',
+  '/export/daily.CSV', '/export/DAILY.csv', '/export/daily.xml', '/export/daily', '/export/daily.', '/export/.csv', '/export/', '/export',
+  '/export/daily.csv.json', '/export/daily..csv', '/export/daily%2Ecsv', '/export/whoop_users.csv', '/export/whoop_tokens.json', '/export/oauth_states.csv',
+  '/export/sync_runs.json', '/export/pg_user.csv', '/export/constructor.json', '/export/__proto__.csv', '/export/toString.json',
+  "/export/daily';DROP TABLE whoop_cycles;--.csv", '/export/daily%27.csv', '/export/daily.csv;x', '/export//daily.csv', '//export/daily.csv',
+  '/EXPORT/daily.csv', '/export/daily.csv/', `/export/${'d'.repeat(5000)}.csv`, '/export/daily.csv#x', '/export/cycles.json?', '/export/sleeps.csv??',
+];
+
+const asQuery = (value: unknown) => encodeURIComponent(typeof value === 'string' ? value : JSON.stringify(value));
+
+function exportQuery(ctx: Context): string {
+  const { rng } = ctx;
+  const parts: string[] = [];
+  if (rng.chance(0.4)) {
+    // One hostile parameter next to valid ones.
+    const field = rng.pick(['member', 'from', 'to']);
+    const valid: Record<string, string> = { member: ctx.memberId, from: '2026-01-01', to: '2026-12-31' };
+    for (const name of ['member', 'from', 'to'].filter((n) => n !== field && rng.chance(0.5))) parts.push(`${name}=${valid[name]}`);
+    parts.push(`${field}=${rng.chance(0.7) ? asQuery(field === 'member' ? rng.pick(HOSTILE_STRINGS) : hostileDate(ctx)) : randomQueryValue(ctx)}`);
+    return parts.join('&');
+  }
+  const value = (name: string) => {
+    if (name === 'member') {
+      return rng.chance(0.3) ? ctx.memberId : asQuery(rng.pick<unknown>(['0', '1', '-1', '9223372036854775807', '9223372036854775808', '9999999999999999999', '18446744073709551616', '1 OR 1=1', "1'--", '1e3', '00001', ' 1', '', ...HOSTILE_STRINGS]));
+    }
+    if (name === 'from' || name === 'to') return rng.chance(0.7) ? asQuery(hostileDate(ctx)) : randomQueryValue(ctx);
+    return randomQueryValue(ctx);
+  };
+  for (let i = rng.int(0, 5); i > 0; i--) {
+    const name = rng.chance(0.85) ? rng.pick(['member', 'from', 'to']) : rng.pick(['member[]', 'from[$gt]', 'limit', '__proto__', 'constructor', 'format', '']);
+    parts.push(rng.chance(0.05) ? name : `${name}=${value(name)}`);
+  }
+  return parts.join('&');
+}
+
+function exportGet(ctx: Context, authorized: boolean): HttpCase {
+  const { rng } = ctx;
+  const path = rng.chance(0.75) ? `/export/${rng.pick(EXPORT_TABLES)}.${rng.pick(['csv', 'json'])}` : rng.pick(EXPORT_PATHS);
+  const query = exportQuery(ctx);
+  const headers: Record<string, string | string[]> = {};
+  if (authorized) headers.authorization = `Bearer ${MCP_TOKEN}`;
+  else {
+    const auth = wrongAuthorization(ctx);
+    if (auth !== '') headers.authorization = auth;
+    // Forged dashboard sessions: random bytes, the right cookie name, and other cookie tricks.
+    if (rng.chance(0.3)) headers.cookie = rng.pick([`whoop_sync_session=${rng.token(rng.pick([10, 100, 200]))}`, `whoop_sync_session=${rng.bytes(96).toString('base64')};whoop_sync_session=x`, 'whoop_sync_session=', `whoop_sync_session=${'a'.repeat(4000)}`, 'signedInAt=1']);
+  }
+  const full = query === '' && rng.chance(0.5) ? path : `${path}${path.includes('?') ? '&' : '?'}${query}`;
+  return { kind: 'http', family: `export:${authorized ? 'token' : 'no-token'}`, method: rng.chance(0.95) ? 'GET' : rng.pick(['HEAD', 'POST', 'PUT', 'DELETE']), path: full, headers, expect: authorized ? 'answer' : 'reject', ...(authorized ? { authorized } : {}) };
+}
+
+const mcpExportGenerators: Array<[weight: number, make: (ctx: Context) => Case]> = [
+  // Without the token: every body, from valid to hostile, is refused, and says nothing.
+  [6, (ctx) => mcpPost('mcp:no-token', mcpBody(ctx), mcpHeaders(ctx, false), false)],
+  // With the token: hostile JSON-RPC (tools/call with hostile arguments to every tool, most of all).
+  [14, (ctx) => mcpPost('mcp:token', mcpBody(ctx), mcpHeaders(ctx, true), true)],
+  [
+    2,
+    (ctx) => {
+      // Oversized bodies, and random bytes, with and without the token.
+      const { rng } = ctx;
+      const authorized = rng.chance(0.5);
+      const size = rng.pick([1000, 65_535, 65_536, 65_537, 300_000, 1_048_577]);
+      const body = rng.chance(0.5)
+        ? JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: rng.pick(MCP_TOOLS), arguments: { sport: 's'.repeat(size) } } })
+        : rng.bytes(rng.pick([1, 100, 4096, size]));
+      return { ...mcpPost(`mcp:oversized-${authorized ? 'token' : 'no-token'}`, body, mcpHeaders(ctx, authorized), authorized), mayClose: body.length > 65_536 };
+    },
+  ],
+  [
+    2,
+    (ctx) => {
+      const { rng } = ctx;
+      const authorized = rng.chance(0.5);
+      const method = rng.pick(['GET', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD']);
+      const path = rng.pick([MCP, `${MCP}/`, '/MCP', `${MCP}?x=1`, '//mcp', '/mcp/../mcp', '/mcp%2F', '/mcp;x', '/mcp/sse', '/sse', '/messages']);
+      const body = method === 'GET' || method === 'HEAD' ? undefined : Buffer.from(mcpBody(ctx));
+      return { kind: 'http', family: `mcp:method-path-${authorized ? 'token' : 'no-token'}`, method, path, headers: mcpHeaders(ctx, authorized), body, expect: authorized ? 'answer' : 'reject', ...(authorized ? { authorized } : {}) };
+    },
+  ],
+  [5, (ctx) => exportGet(ctx, false)],
+  [6, (ctx) => exportGet(ctx, true)],
+];
+
 /** `count` cases from the families above, in proportion to their weights (a `twice` case counts as two). */
 function generate(setting: Setting, seed: number, count: number): Case[] {
-  const families = generators.map(([weight, make]) => ({
+  const families = [...generators, ...mcpExportGenerators].map(([weight, make]) => ({
     weight,
     arbitrary: draws.map((rng) => make({ ...setting, rng })),
   }));
@@ -1024,12 +1313,13 @@ function sendHttp(port: number, c: HttpCase, localAddress: string): Promise<Outc
         const chunks: Buffer[] = [];
         let size = 0;
         response.on('data', (chunk: Buffer) => {
-          if (size < 512) chunks.push(chunk);
+          if (size < 65_536) chunks.push(chunk);
           size += chunk.length;
         });
         const finish = () => {
           const status = response.statusCode ?? 0;
-          done({ status, statuses: [status], snippet: Buffer.concat(chunks).toString('utf8').slice(0, 300) });
+          const body = Buffer.concat(chunks).toString('utf8');
+          done({ status, statuses: [status], snippet: body.slice(0, 300), body });
         };
         response.on('end', finish);
         response.on('error', finish);
@@ -1042,7 +1332,7 @@ function sendHttp(port: number, c: HttpCase, localAddress: string): Promise<Outc
       return;
     }
     request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', (error: NodeJS.ErrnoException) => done({ status: 0, statuses: [], error: error.code ?? error.message, snippet: '' }));
+    request.on('error', (error: NodeJS.ErrnoException) => done({ status: 0, statuses: [], error: error.code ?? error.message, snippet: '', body: '' }));
     request.end(c.body);
   });
 }
@@ -1090,7 +1380,8 @@ function sendRaw(port: number, c: RawCase, localAddress: string): Promise<Outcom
       const text = Buffer.concat(chunks).toString('latin1');
       // Every response on the connection (several with pipelining); 1xx are interim, not answers.
       const statuses = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1])).filter((s) => s >= 200);
-      resolve({ status: statuses[0] ?? 0, statuses, ...(error ? { error } : {}), snippet: text.slice(0, 300) });
+      const body = text.slice(0, 65_536);
+      resolve({ status: statuses[0] ?? 0, statuses, ...(error ? { error } : {}), snippet: text.slice(0, 300), body });
     });
   });
 }
@@ -1113,6 +1404,14 @@ async function runAll(port: number, cases: Case[]): Promise<Outcome[]> {
   return outcomes;
 }
 
+/** Health data in an answer to a request without the token (a value the request itself carries may be echoed). */
+function leak(c: Case, outcome: Outcome, healthData: string[]): string | undefined {
+  if (c.authorized) return undefined;
+  const sent = c.kind === 'http' ? `${c.path}${c.body?.toString('utf8') ?? ''}` : c.bytes.toString('utf8');
+  const found = healthData.filter((value) => outcome.body.includes(value) && !sent.includes(value));
+  return found.length > 0 ? `health data in an answer without the token: ${found.join(', ')}` : undefined;
+}
+
 function violation(c: Case, outcome: Outcome): string | undefined {
   const statuses = outcome.statuses.length > 0 ? outcome.statuses : [outcome.status];
   if (statuses.some((s) => s >= 500)) return `answered ${statuses.join(',')}`;
@@ -1123,6 +1422,9 @@ function violation(c: Case, outcome: Outcome): string | undefined {
   if (c.expect === 'reject' && !is4xx) return `expected a 4xx, got ${first}`;
   if (c.expect === 'ok' && first !== 200) return `expected 200, got ${first}`;
   if (c.expect === 'ok-or-reject' && first !== 200 && !is4xx) return `expected 200 or a 4xx, got ${first}`;
+  if (c.expect === 'answer' && !(first >= 200 && first < 300) && !is4xx) return `expected a 2xx or a 4xx, got ${first}`;
+  // A tool's own failure (its database query threw) is answered as a tool error in a 200: input must never cause one.
+  if (outcome.body.includes('could not read its database')) return 'a tool failed inside the service';
   return undefined;
 }
 
@@ -1209,7 +1511,12 @@ describe('fuzzing the public routes of the service process', () => {
       ...(gcAvailable ? { NODE_OPTIONS: GC_ON_SIGWINCH } : {}),
       LOG_LEVEL: 'info', // 'Server listening at' is an info line
       SYNC_SCHEDULES: 'off',
+      MCP_TOKEN,
+      DASHBOARD_PASSWORD,
       ...fakesEnv(whoop, slack),
+      // The member's history on connect goes on in the background, paced by the budget, into the fuzz phase,
+      // whose WHOOP requests must be none.
+      WHOOP_HISTORY_SINCE: 'off',
     });
     url = await server.listening(30_000);
     port = Number(new URL(url).port);
@@ -1231,11 +1538,10 @@ describe('fuzzing the public routes of the service process', () => {
 
     // --- The legitimate phase: what a real person and Slack do. These are the only requests allowed to
     // reach WHOOP or to record a run.
-    const start = await fetch(`${url}/oauth/whoop`, { redirect: 'manual' });
-    expect(start.status).toBe(302);
-    const callback = new URL(await whoop.approve(start.headers.get('location')!, member.user_id));
+    const personal = await startPersonalConnect(url);
+    const callback = new URL(await whoop.approve(personal.location, member.user_id));
     const spentCallback = `${callback.pathname}${callback.search}`;
-    const connected = await fetch(`${url}${spentCallback}`);
+    const connected = await fetch(`${url}${spentCallback}`, { headers: { cookie: personal.cookie } });
     expect(connected.status, await connected.clone().text()).toBe(200);
     expect(whoop.stats.codeExchanges).toBe(1);
 
@@ -1263,7 +1569,7 @@ describe('fuzzing the public routes of the service process', () => {
     // service's choice; the count below follows what it answered.
     const doubled = `${slashCommandBody('2', { trigger_id: `legit-2.${legitTokens![1]}` })}&command=%2Fx`;
     await sendLegit('signed duplicate command', doubled, signedHeaders(doubled));
-    const help = slashCommandBody('', { command: '/whoop', trigger_id: `legit-3.${legitTokens![2]}` });
+    const help = slashCommandBody('', { command: '/weather', trigger_id: `legit-3.${legitTokens![2]}` });
     const helped = await sendLegit('signed help', help, signedHeaders(help));
     expect(helped.response.status).toBe(200);
     expect(helped.text).toContain('/sync [days]');
@@ -1279,11 +1585,34 @@ describe('fuzzing the public routes of the service process', () => {
     expect(slack.messages.every((m) => m.text.startsWith('✅'))).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
 
+    // With the token, the MCP server and the exports answer with the member's data: what no answer without
+    // the token may contain (ids, names, the exports' column names, the values of the days as written).
+    const memberId = String(member.user_id);
+    const toolCall = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'daily', arguments: { days: 10 } } });
+    const mcpAnswer = await fetch(`${url}${MCP}`, { method: 'POST', headers: { authorization: `Bearer ${MCP_TOKEN}`, 'content-type': 'application/json', accept: MCP_ACCEPT }, body: toolCall });
+    const mcpText = await mcpAnswer.text();
+    expect(mcpAnswer.status, mcpText).toBe(200);
+    expect(mcpText).toContain('Fuzz Target');
+    const exported = await fetch(`${url}/export/daily.json`, { headers: { authorization: `Bearer ${MCP_TOKEN}` } });
+    const days = (await exported.json()) as Array<Record<string, unknown>>;
+    expect(days.length).toBeGreaterThan(0);
+    const healthData = [
+      'Fuzz Target',
+      'fuzz@example.com',
+      'hrv_rmssd_milli',
+      'recovery_score',
+      ...days
+        .flatMap((day) => [day.cycle_id, day.sleep_id, day.hrv_rmssd_milli, day.resting_heart_rate])
+        .filter((v) => v !== null && String(v).length >= 5)
+        .map(String),
+    ];
+
     const setting: Setting = {
       port,
       now: Math.floor(Date.now() / 1000),
       replays: accepted.map(({ body, headers }) => ({ body, headers })),
       spentCallback,
+      memberId,
     };
 
     // --- Warm-up, then the measured bulk.
@@ -1327,7 +1656,7 @@ describe('fuzzing the public routes of the service process', () => {
       const outcome = allOutcomes[i]!;
       const key = outcome.status === 0 ? 'closed' : String(outcome.status);
       histogram.set(key, (histogram.get(key) ?? 0) + 1);
-      const problem = violation(c, outcome);
+      const problem = violation(c, outcome) ?? leak(c, outcome, healthData);
       if (problem) {
         const what = c.kind === 'http' ? `${c.method} ${c.path.slice(0, 120)} ${JSON.stringify(c.body?.toString('latin1').slice(0, 80) ?? '')}` : JSON.stringify(c.bytes.toString('latin1').slice(0, 160));
         failures.push(`[${c.family}] ${problem}: ${what} → ${JSON.stringify(outcome.snippet.slice(0, 160))}`);
@@ -1413,7 +1742,7 @@ describe('replays with a re-cased signature', () => {
     expect(recased).not.toBe(headers['x-slack-signature']);
     const replay = await fetch(`${env.app.url}${SLACK}`, { method: 'POST', headers: { ...headers, 'x-slack-signature': recased }, body });
     const text = await replay.text();
-    await env.app.app.dispatcher.idle(30_000);
+    await settled(env.app.app.db);
     const runs = await env.app.app.db.prisma.syncRun.count();
     expect({ status: replay.status, runs }, `the re-cased replay was answered ${replay.status} ${text}`).toEqual({ status: 401, runs: 1 });
   });

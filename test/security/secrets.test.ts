@@ -22,8 +22,9 @@ import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { SIGNING_SECRET, signedHeaders, slashCommandBody } from '../support/environment.js';
+import { connect as connectMember, SIGNING_SECRET, signedHeaders, slashCommandBody, startPersonalConnect } from '../support/environment.js';
 import { until } from '../support/until.js';
+import { settled } from '../support/settled.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // A recording proxy in front of the fake WHOOP
@@ -141,27 +142,30 @@ describe('secrets never reach the logs', () => {
   let logLevel = '';
 
   const post = (body: string, headers: Record<string, string>) => fetch(`${app.url}/slack/commands`, { method: 'POST', headers, body });
-  const settled = async () => expect(await app.app.dispatcher.idle(60_000)).toBe(true);
+  const idle = () => settled(app.app.db, 60_000);
   const noteStoredTokens = async () => {
     const row = await app.app.whoop.tokens.get(BigInt(member.user_id));
     if (row?.accessToken) storedTokens.add(row.accessToken);
     if (row?.refreshToken) storedTokens.add(row.refreshToken);
   };
-  const sync = async (text: string, fields: Record<string, string> = {}) => {
+  /** A /sync, waiting for its result to be delivered, or (`refused`) for Slack to have refused it once. */
+  const sync = async (text: string, fields: Record<string, string> = {}, refused = false) => {
     const body = slashCommandBody(text, fields);
     const headers = signedHeaders(body);
     const response = await post(body, headers);
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('⏳ Syncing');
     acceptedSignatures.push(headers['x-slack-signature']);
-    await settled();
+    if (refused) {
+      const latest = () => app.app.db.prisma.syncRun.findFirst({ orderBy: { id: 'desc' } });
+      await until(async () => (await latest())?.reportError != null, 'Slack to refuse the result', 60_000);
+    } else {
+      await idle();
+    }
     await noteStoredTokens();
   };
   const connect = async () => {
-    const start = await fetch(`${app.url}/oauth/whoop`, { redirect: 'manual' });
-    expect(start.status).toBe(302);
-    const callback = new URL(await whoop.approve(start.headers.get('location')!, member.user_id));
-    const response = await fetch(`${app.url}${callback.pathname}${callback.search}`);
+    const response = await connectMember(app.url, whoop, member);
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('Connected as');
     await noteStoredTokens();
@@ -230,9 +234,9 @@ describe('secrets never reach the logs', () => {
     expect(slack.responses.length).toBe(1);
     slack.failAlways({ status: 500 });
     slack.failResponseUrls(500);
-    await sync('1', { response_url: slack.responseUrl('dead') });
+    await sync('1', { response_url: slack.responseUrl('dead') }, true);
     slack.failAlways({ reset: true });
-    await sync('1');
+    await sync('1', {}, true);
     slack.failAlways(null);
     slack.failResponseUrls(null);
     // The two results Slack refused are retried with backoff: wait until they are delivered, so that they do
@@ -257,7 +261,7 @@ describe('secrets never reach the logs', () => {
     expect((await post(body, valid)).status).toBe(200);
     acceptedSignatures.push(valid['x-slack-signature']);
     expect((await post(body, valid)).status).toBe(401);
-    await settled();
+    await idle();
 
     // 8. Operator endpoints with and without the bearer token.
     expect((await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
@@ -266,12 +270,12 @@ describe('secrets never reach the logs', () => {
     expect((await fetch(`${app.url}/metrics`, { headers: { authorization: METRICS_TOKEN } })).status).toBe(401);
 
     // 9. A callback with a state the service issued but a code WHOOP refuses, and a forged one.
-    const start = await fetch(`${app.url}/oauth/whoop`, { redirect: 'manual' });
-    const issuedState = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const started = await startPersonalConnect(app.url);
+    const issuedState = new URL(started.location).searchParams.get('state')!;
     proxy.states.add(issuedState);
     const bogusCode = `bogus-${randomBytes(12).toString('base64url')}`;
     proxy.codes.add(bogusCode);
-    expect((await fetch(`${app.url}/oauth/whoop/callback?state=${issuedState}&code=${bogusCode}`)).status).toBe(400);
+    expect((await fetch(`${app.url}/oauth/whoop/callback?state=${issuedState}&code=${bogusCode}`, { headers: { cookie: started.cookie } })).status).toBe(400);
     expect((await fetch(`${app.url}/oauth/whoop/callback?state=forged-state-value&code=forged-code`)).status).toBe(400);
 
     // 10. WHOOP revokes the grant: the refresh fails with invalid_grant, the sync fails and asks for a

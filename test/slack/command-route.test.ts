@@ -7,6 +7,8 @@ import { expectedIds } from '../support/expected.js';
 import { clearRecords } from '../support/records.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
 import { SIGNING_SECRET, signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
+import { settled } from '../support/settled.js';
+import { until } from '../support/until.js';
 
 describe('the /sync slash command', () => {
   let env: Environment;
@@ -14,14 +16,14 @@ describe('the /sync slash command', () => {
   const post = (body: string, headers: Record<string, string>) => fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers, body });
   const runCount = () => prisma().syncRun.count();
   /** Waits until every accepted run was executed and reported. */
-  const settled = () => env.app.app.dispatcher.idle(30_000);
+  const idle = () => settled(env.app.app.db);
 
   beforeAll(async () => {
     env = await startEnvironment({ days: 30 });
     expect((await env.connect()).status).toBe(200);
   });
   afterEach(async () => {
-    await settled();
+    await idle();
     await clearRecords(env.app.app.db);
     env.slack.reset();
     env.whoop.resetStats();
@@ -48,7 +50,7 @@ describe('the /sync slash command', () => {
     const [message] = await env.slack.waitForMessages(1);
     expect(message!.channel).toBe('C0CHANNEL1');
     // Marked delivered once Slack accepted it, just after.
-    await settled();
+    await idle();
     expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in \d+\.\d s: last 7 days \(\d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d UTC\), 1 account\n/);
     const run = await prisma().syncRun.findFirstOrThrow();
     const counts = run.counts as Record<string, { upserted: number }>;
@@ -64,19 +66,10 @@ describe('the /sync slash command', () => {
     expect(Date.now() - fresh[0]!.synced_at.getTime()).toBeLessThan(60_000);
   });
 
-  it('counts a run whose acknowledgement is still going out as unsettled, so a caller of idle() never misses it', async () => {
-    const { dispatcher, syncRuns } = env.app.app;
-    const run = await syncRuns.create({ days: 1, trigger: 'slack', requestedBy: 'U0ALICE001', channelId: 'C0CHANNEL1', responseUrl: null });
-    dispatcher.hold(run.id);
-    expect(await dispatcher.idle(300)).toBe(false);
-    dispatcher.enqueue(run.id);
-    expect(await settled()).toBe(true);
-    expect(await prisma().syncRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({ status: 'succeeded', reportedAt: expect.any(Date) });
-
-    // End to end: waiting right after the ack finds the command executed and reported.
+  it('executes and reports each acknowledged command', async () => {
     for (let i = 0; i < 3; i++) {
       expect((await env.command('1')).status).toBe(200);
-      expect(await settled()).toBe(true);
+      await idle();
       expect(await prisma().syncRun.count({ where: { reportedAt: null } })).toBe(0);
     }
   });
@@ -97,7 +90,7 @@ describe('the /sync slash command', () => {
     }
     const runs = await prisma().syncRun.findMany({ orderBy: { id: 'asc' } });
     expect(runs.map((run) => run.days)).toEqual(table.map(([, days]) => days));
-    await settled();
+    await idle();
     // Every acknowledged command got its own result message.
     expect((await env.slack.waitForMessages(table.length)).every((m) => m.text.startsWith('✅'))).toBe(true);
   });
@@ -125,7 +118,7 @@ describe('the /sync slash command', () => {
     env.slack.failResponseUrls(500);
     try {
       await env.command('1', { response_url: env.slack.responseUrl('dead') });
-      await settled();
+      await until(async () => (await prisma().syncRun.findFirst())?.reportError != null, 'a failed delivery');
       const run = await prisma().syncRun.findFirstOrThrow();
       expect(run.status).toBe('succeeded');
       expect(run.reportedAt).toBeNull();
@@ -154,7 +147,7 @@ describe('the /sync slash command', () => {
   });
 
   it('answers other commands with help and starts nothing', async () => {
-    const response = await env.command('', { command: '/whoop' });
+    const response = await env.command('', { command: '/weather' });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { response_type: string; text: string };
     expect(body.response_type).toBe('ephemeral');
@@ -162,9 +155,23 @@ describe('the /sync slash command', () => {
     expect(await runCount()).toBe(0);
   });
 
+  it('refuses a signed command from another workspace (learned from auth.test) with an ephemeral 200, starting nothing', async () => {
+    expect(env.app.app.slackWorkspace.teamId).toBe('T0FAKE0001');
+    const response = await env.command('3', { team_id: 'T0ELSEWHERE' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      response_type: 'ephemeral',
+      text: '🚫 This WHOOP Sync only answers commands from its own Slack workspace; nothing was started.',
+    });
+    const missing = await env.command('3', { team_id: '' });
+    expect((await missing.json()) as { text: string }).toMatchObject({ text: expect.stringContaining('own Slack workspace') });
+    expect(await runCount()).toBe(0);
+    expect(env.slack.messages).toEqual([]);
+  });
+
   it('checks the signature over the bytes as sent, also where they are not UTF-8', async () => {
     // Latin-1 "é" (0xE9) is not UTF-8: decoding the body before the check would change the signed bytes.
-    const body = Buffer.concat([Buffer.from(slashCommandBody('', { command: '/whoop' })), Buffer.from('&note='), Buffer.from([0xe9])]);
+    const body = Buffer.concat([Buffer.from(slashCommandBody('', { command: '/weather' })), Buffer.from('&note='), Buffer.from([0xe9])]);
     const timestamp = Math.floor(Date.now() / 1000);
     const headers = { ...signedHeaders('', timestamp), 'x-slack-signature': signSlackRequest(SIGNING_SECRET, timestamp, body) };
     const response = await fetch(`${env.app.url}/slack/commands`, { method: 'POST', headers, body });
@@ -203,7 +210,7 @@ describe('the /sync slash command', () => {
     const replay = await post(body, valid);
     expect(replay.status).toBe(401);
     expect(await replay.json()).toMatchObject({ message: 'request signature refused (replayed)' });
-    await settled();
+    await idle();
     expect(await runCount()).toBe(1);
     const failures = (await env.app.app.metrics.registry.getSingleMetric('whoop_sync_slack_signature_failures_total')!.get()).values;
     expect(Object.fromEntries(failures.map((v) => [v.labels.reason, v.value]))).toMatchObject({
@@ -226,7 +233,7 @@ describe('the /sync slash command', () => {
     // Different signed requests in the same batch are each accepted.
     const others = await Promise.all(['3', '4', '5'].map((text) => env.command(text)));
     expect(others.map((response) => response.status)).toEqual([200, 200, 200]);
-    await settled();
+    await idle();
     expect(await runCount()).toBe(4);
   });
 
@@ -260,14 +267,14 @@ describe('rate limits on the public routes', () => {
     expect(statuses.slice(30)).toEqual(Array(5).fill(429));
     const genuine = await env.command('1');
     expect(genuine.status).toBe(200);
-    await env.app.app.dispatcher.idle(20_000);
+    await settled(env.app.app.db);
   });
 
   it('limits the OAuth routes per address', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 22; i++) statuses.push((await fetch(`${env.app.url}/oauth/whoop`, { redirect: 'manual' })).status);
-    // One request was spent by connect() above.
-    expect(statuses.filter((s) => s === 302)).toHaveLength(19);
+    // One request was spent by connect() above (opening the personal link; its POST is limited apart).
+    expect(statuses.filter((s) => s === 403)).toHaveLength(19);
     expect(statuses.slice(19)).toEqual([429, 429, 429]);
   });
 });
@@ -303,6 +310,24 @@ describe('/sync with allowlists and without a signing secret', () => {
     }
   }
 
+  it('refuses commands from another workspace or app set by SLACK_TEAM_ID and SLACK_APP_ID', async () => {
+    await commandToOtherApp({ SLACK_TEAM_ID: 'T0OTHER001', SLACK_APP_ID: 'A0APP00001' }, async (response, other) => {
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('its own Slack workspace') });
+      expect(await other.app.db.prisma.syncRun.count()).toBe(0);
+    });
+    await commandToOtherApp({ SLACK_TEAM_ID: 'T0FAKE0001', SLACK_APP_ID: 'A0OTHERAPP' }, async (response, other) => {
+      expect(await response.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('its own Slack app') });
+      expect(await other.app.db.prisma.syncRun.count()).toBe(0);
+    });
+    await commandToOtherApp({ SLACK_TEAM_ID: 'T0FAKE0001', SLACK_APP_ID: 'A0APP00001' }, async (response, other) => {
+      expect(await response.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 3 days...' });
+      await settled(other.app.db);
+      expect(await other.app.db.prisma.syncRun.count()).toBe(1);
+      env.slack.reset();
+    });
+  });
+
   it('answers 503 when SLACK_SIGNING_SECRET is not configured', async () => {
     await commandToOtherApp({ SLACK_SIGNING_SECRET: '' }, async (response, other) => {
       expect(response.status).toBe(503);
@@ -316,7 +341,7 @@ describe('/sync with allowlists and without a signing secret', () => {
     await commandToOtherApp({ PUBLIC_URL: 'https://x.example/a&b' }, async (ack) => {
       expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 3 days...' });
       const [message] = await env.slack.waitForMessages(1);
-      expect(message!.text).toBe('❌ No WHOOP account is connected yet: connect one at https://x.example/a&amp;b/oauth/whoop');
+      expect(message!.text).toBe('❌ No WHOOP account is connected yet: connect one with /whoop connect in Slack, or from the dashboard at https://x.example/a&amp;b/dashboard');
     });
   });
 });

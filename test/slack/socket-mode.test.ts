@@ -8,12 +8,13 @@ import { startApp, testConfig } from '../support/app.js';
 import { createTestDatabase } from '../support/database.js';
 import { clearRecords } from '../support/records.js';
 import { SIGNING_SECRET, sendCommand, startEnvironment, type Environment } from '../support/environment.js';
+import { settled } from '../support/settled.js';
 
 describe('/sync over Socket Mode', () => {
   let env: Environment;
   const prisma = () => env.app.app.db.prisma;
   const socket = () => env.slack.socket;
-  const settled = () => env.app.app.dispatcher.idle(30_000);
+  const idle = () => settled(env.app.app.db);
   const status = async (url = env.app.url) => ((await (await fetch(`${url}/status`)).json()) as { slackSocket: Record<string, unknown> }).slackSocket;
   const openCalls = (outcome: number | string) =>
     env.slack.calls.filter((call) => call.method === 'apps.connections.open' && (call.status === outcome || call.error === outcome)).length;
@@ -30,9 +31,11 @@ describe('/sync over Socket Mode', () => {
     });
     expect((await env.connect()).status).toBe(200);
     await socket().waitFor(() => socket().connected === 1, 'the app to connect');
+    // Connecting went through `/whoop connect` over the socket: the tests count from here.
+    env.slack.reset();
   });
   afterEach(async () => {
-    await settled();
+    await idle();
     expect(socket().problems).toEqual([]);
     await clearRecords(env.app.app.db);
     env.slack.reset();
@@ -74,14 +77,23 @@ describe('/sync over Socket Mode', () => {
       expect(stranger.payload).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^🚫 You aren't allowed to run `\/sync`/) });
       const elsewhere = await socket().command('3', { fields: { channel_id: 'C0OTHER001' } });
       expect(elsewhere.payload).toMatchObject({ text: expect.stringMatching(/^🚫 `\/sync` isn't enabled in this channel/) });
-      const other = await socket().command('', { fields: { command: '/whoop' } });
+      const other = await socket().command('', { fields: { command: '/weather' } });
       expect(other.payload).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('/sync [days]') });
     } finally {
       release();
     }
-    await settled();
+    await idle();
     expect((await prisma().syncRun.findMany({ orderBy: { id: 'asc' } })).map((run) => run.days)).toEqual([3, 3, 1, 365, 14, 3]);
     expect((await env.slack.waitForMessages(6)).every((message) => message.text.startsWith('✅'))).toBe(true);
+  });
+
+  it('refuses a command from another workspace with an ephemeral ack, starting nothing', async () => {
+    const foreign = await socket().command('3', { fields: { team_id: 'T0ELSEWHERE' } });
+    expect(foreign.payload).toEqual({
+      response_type: 'ephemeral',
+      text: '🚫 This WHOOP Sync only answers commands from its own Slack workspace; nothing was started.',
+    });
+    expect(await prisma().syncRun.count()).toBe(0);
   });
 
   it('starts one run for an envelope Slack sends again because its ack was lost', async () => {
@@ -93,11 +105,11 @@ describe('/sync over Socket Mode', () => {
     ]);
     expect(socket().lostAcks.map((lost) => lost.payload)).toEqual([ack.payload]);
     expect(ack.payload).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 5 days...' });
-    await settled();
+    await idle();
     // And again once the run is finished (a late redelivery): the same ack, still no second run.
     const late = await socket().command('5', { envelopeId: ack.envelopeId });
     expect(late.payload).toEqual(ack.payload);
-    await settled();
+    await idle();
     expect(await prisma().syncRun.count()).toBe(1);
     const [message] = await env.slack.waitForMessages(1);
     expect(message!.text).toMatch(/^✅ Sync for <@U0ALICE001> done in .*: last 5 days/);
@@ -122,7 +134,7 @@ describe('/sync over Socket Mode', () => {
 
     expect(await status()).toMatchObject({ enabled: true, state: 'connected', connections: before + 2 });
     expect(await gauge()).toBe(1);
-    await settled();
+    await idle();
     expect(await prisma().syncRun.count()).toBe(2);
   }, 60_000);
 
@@ -178,7 +190,7 @@ describe('/sync over Socket Mode', () => {
         expect(await gauge(other.url)).toBe(0);
         const ack = await sendCommand(other.url, '1');
         expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 1 day...' });
-        await other.app.dispatcher.idle(30_000);
+        await settled(other.app.db);
         // A refused token is not tried again: only a new token (and a restart) can fix it.
         expect(openCalls(code)).toBe(1);
       } finally {

@@ -4,9 +4,21 @@ import { buildApp, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TestDatabase } from './database.js';
 
-/** A Config produced by the real loader from a test environment (schedules off unless a test sets them). */
+/**
+ * A Config produced by the real loader from a test environment: schedules and the whole-history backfill on
+ * connect are off unless a test sets them (test/sync/backfill.test.ts does), so that a test's WHOOP requests
+ * and Slack messages are its own.
+ */
 export function testConfig(database: TestDatabase, env: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ LOG_LEVEL: 'silent', SYNC_SCHEDULES: 'off', HOST: '127.0.0.1', PORT: '0', ...database.env, ...env });
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    SYNC_SCHEDULES: 'off',
+    WHOOP_HISTORY_SINCE: 'off',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...database.env,
+    ...env,
+  });
 }
 
 export interface RunningApp {

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -53,3 +53,27 @@ export async function launchBrowser(options: { viewport?: { width: number; heigh
 
 /** A phone-sized viewport (an iPhone 12–15 in CSS pixels). */
 export const PHONE = { width: 390, height: 844 };
+
+/** Everything a page logged as an error or warning, failed to load, or requested from anywhere but `origin`. */
+export function watchPage(page: Page, origin: string): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+  page.on('request', (request) => {
+    if (new URL(request.url()).origin !== origin) problems.push(`external request: ${request.url()}`);
+  });
+  return problems;
+}
+
+/**
+ * Signs the operator in with the dashboard's form. POST /login takes 10 a minute per address and process: a
+ * test file signs in a few times at most, and keeps the page (its browser profile holds the session) for the rest.
+ */
+export async function signInWithPassword(page: Page, baseUrl: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/login`);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(`${baseUrl}/dashboard`), page.click('button[type=submit]')]);
+}

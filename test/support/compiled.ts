@@ -10,6 +10,9 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER_ENTRY = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
 export const SYNC_CLI_ENTRY = fileURLToPath(new URL('../../dist/cli/sync.js', import.meta.url));
 export const SLASH_CLI_ENTRY = fileURLToPath(new URL('../../dist/cli/slash.js', import.meta.url));
+export const CONNECT_CLI_ENTRY = fileURLToPath(new URL('../../dist/cli/connect.js', import.meta.url));
+export const EXPORT_CLI_ENTRY = fileURLToPath(new URL('../../dist/cli/export.js', import.meta.url));
+export const FORGET_CLI_ENTRY = fileURLToPath(new URL('../../dist/cli/forget.js', import.meta.url));
 
 /** Brings dist/ up to date with src/, as `npm start` does first; throws with the compiler's output if it fails. */
 export function compileService(): void {

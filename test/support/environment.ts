@@ -19,8 +19,12 @@ export interface Environment {
   app: RunningApp;
   /** Starts another app instance on the same database (Postgres only: PGlite is single-process). */
   startAnotherApp(env?: Record<string, string>): Promise<RunningApp>;
-  /** Connects the member through the real OAuth flow, as a person in a browser would. */
-  connect(member?: Member): Promise<Response>;
+  /**
+   * Connects the member through the real flow, as a person would: `/whoop connect` in Slack as `slackUserId`
+   * (default: U0ALICE001 for the environment's member, U0M<user id> for others), the personal link, WHOOP's
+   * authorize page, the callback in the same browser.
+   */
+  connect(member?: Member, slackUserId?: string): Promise<Response>;
   /** Sends a correctly signed slash command. */
   command(text: string, fields?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
@@ -60,7 +64,10 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       apps.push(other);
       return other;
     },
-    connect: (who = member) => connect(app, whoop, who),
+    connect: (who = member, slackUserId) => {
+      const user = slackUserId ?? (who === member ? ALICE : `U0M${who.user_id}`);
+      return connect(app.url, whoop, who, user, config.slack.signingSecret ? overHttp(app.url) : overSocket(slack));
+    },
     command: (text, fields) => sendCommand(app.url, text, fields),
     async close() {
       for (const running of apps.reverse()) await running.close().catch(() => {});
@@ -72,18 +79,78 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   return environment;
 }
 
-async function connect(app: RunningApp, whoop: FakeWhoop, member: Member): Promise<Response> {
-  const start = await fetch(`${app.url}/oauth/whoop`, { redirect: 'manual' });
-  if (start.status !== 302) throw new Error(`/oauth/whoop answered ${start.status}`);
-  const callback = await whoop.approve(start.headers.get('location')!, member.user_id);
+/** The Slack user of slashCommandBody(). */
+export const ALICE = 'U0ALICE001';
+
+/**
+ * Starts connecting as `slackUserId` would: `/whoop connect`, open the personal link, press its button. Resolves
+ * to WHOOP's authorize URL and the cookie the browser got (the flow is bound to it).
+ */
+export interface StartedConnect {
+  location: string;
+  cookie: string;
+}
+
+/** Sends `/whoop connect` as `slackUserId` and resolves to the answer's text. */
+type AskForLink = (slackUserId: string) => Promise<string>;
+
+/** `/whoop connect` over HTTP, signed with SIGNING_SECRET. */
+const overHttp = (baseUrl: string): AskForLink => async (slackUserId) =>
+  ((await (await sendCommand(baseUrl, 'connect', { command: '/whoop', user_id: slackUserId })).json()) as { text: string }).text;
+
+/** `/whoop connect` over Socket Mode (an environment without a signing secret). */
+const overSocket = (slack: FakeSlack): AskForLink => async (slackUserId) =>
+  String((await slack.socket.command('connect', { fields: { command: '/whoop', user_id: slackUserId } })).payload?.text);
+
+export async function startPersonalConnect(
+  baseUrl: string,
+  slackUserId = ALICE,
+  ask = overHttp(baseUrl),
+): Promise<StartedConnect> {
+  const text = await ask(slackUserId);
+  const link = /<(http[^|>]+)\|/.exec(text)?.[1];
+  if (!link) throw new Error(`/whoop connect answered without a link: ${text}`);
+  const ticket = new URL(link).searchParams.get('ticket')!;
+  const page = await fetch(`${baseUrl}/oauth/whoop?ticket=${ticket}`);
+  if (page.status !== 200) throw new Error(`the personal link answered ${page.status}`);
+  const start = await fetch(`${baseUrl}/oauth/whoop`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ticket }).toString(),
+    redirect: 'manual',
+  });
+  if (start.status !== 303) throw new Error(`starting the connection answered ${start.status}`);
+  const cookie = start.headers.getSetCookie().map((line) => line.split(';')[0]!).join('; ');
+  return { location: start.headers.get('location')!, cookie };
+}
+
+/** Finishes a flow at WHOOP and back at the callback, in the browser that holds `cookie`. */
+export async function finishConnect(
+  baseUrl: string,
+  whoop: FakeWhoop,
+  member: Member,
+  started: StartedConnect,
+): Promise<Response> {
+  const callback = await whoop.approve(started.location, member.user_id);
   // The redirect URI is built from PUBLIC_URL; point it at the app under test.
   const url = new URL(callback);
-  return fetch(`${app.url}${url.pathname}${url.search}`);
+  return fetch(`${baseUrl}${url.pathname}${url.search}`, { headers: { cookie: started.cookie } });
+}
+
+export async function connect(
+  baseUrl: string,
+  whoop: FakeWhoop,
+  member: Member,
+  slackUserId = ALICE,
+  ask?: AskForLink,
+): Promise<Response> {
+  return finishConnect(baseUrl, whoop, member, await startPersonalConnect(baseUrl, slackUserId, ask));
 }
 
 /**
  * The environment of a service process (the real entry point, started as a person would) pointed at a
- * test database and the fakes; `seedUserId` seeds its token store through WHOOP_REFRESH_TOKEN.
+ * test database and the fakes; `seedUserId` seeds its token store through WHOOP_REFRESH_TOKEN. The
+ * whole-history backfill on connect is off, as in testConfig(), unless a test removes WHOOP_HISTORY_SINCE.
  */
 export function serviceEnv(options: {
   db: TestDatabase;
@@ -96,6 +163,7 @@ export function serviceEnv(options: {
     ...db.env,
     ...fakesEnv(whoop, slack),
     WHOOP_REFRESH_TOKEN: whoop.issueGrant(options.seedUserId).refresh_token,
+    WHOOP_HISTORY_SINCE: 'off',
   };
 }
 
@@ -106,7 +174,15 @@ export function fakesEnv(whoop: Pick<FakeWhoop, 'url' | 'clientId' | 'clientSecr
     WHOOP_CLIENT_ID: whoop.clientId,
     WHOOP_CLIENT_SECRET: whoop.clientSecret,
     ...(slack
-      ? { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET }
+      ? {
+        SLACK_API_URL: slack.apiUrl,
+        SLACK_BOT_TOKEN: slack.botToken,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        // With a bot token, linked members get digests by direct message on the default schedule: the clock must
+        // not post one in the middle of a test. A test that wants digests names their schedule.
+        DIGEST_DAILY: 'off',
+        DIGEST_WEEKLY: 'off',
+      }
       : {}),
   };
 }

@@ -1,9 +1,9 @@
 // What the tests that start, kill and restart the service process share: a fake WHOOP with one member and
 // ten days of records, a fake Slack, a fresh database, and the environment a person would set for them.
 import { openDatabase } from '../../src/db/database.js';
-import type { SyncRun } from '../../src/sync/runs.js';
+import type { SyncRun } from '../../src/generated/prisma/client.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
-import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
+import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type Member } from '../fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { serviceEnv } from './environment.js';
 
@@ -19,12 +19,18 @@ export interface ProcessFixture {
   close(): Promise<void>;
 }
 
-/** `overrides` add variables to the environment; an undefined value removes one. */
-export async function processFixture(overrides: Record<string, string | undefined> = {}): Promise<ProcessFixture> {
-  const whoop = await startFakeWhoop();
+/**
+ * `overrides` add variables to the environment; an undefined value removes one. `days` of records (default
+ * 10) are generated for the member on a fake WHOOP started with `whoop`.
+ */
+export async function processFixture(
+  overrides: Record<string, string | undefined> = {},
+  { whoop: options, days = 10 }: { whoop?: FakeWhoopOptions; days?: number } = {},
+): Promise<ProcessFixture> {
+  const whoop = await startFakeWhoop(options);
   const slack = await startFakeSlack();
   const member = whoop.addMember();
-  whoop.generate(member.user_id, { days: 10 });
+  whoop.generate(member.user_id, { days });
   const testDb = await createTestDatabase();
   const env: Record<string, string> = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off' };
   for (const [name, value] of Object.entries(overrides)) {

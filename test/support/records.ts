@@ -3,6 +3,21 @@
 import type { Database } from '../../src/db/database.js';
 
 export type WhoopTable = 'whoop_cycles' | 'whoop_recoveries' | 'whoop_sleeps' | 'whoop_workouts';
+type Collection = 'cycles' | 'recoveries' | 'sleeps' | 'workouts';
+/** WHOOP's list endpoints, by path, and the collection each lists. */
+export const LISTS: Record<string, Collection> = {
+  '/developer/v2/cycle': 'cycles',
+  '/developer/v2/recovery': 'recoveries',
+  '/developer/v2/activity/sleep': 'sleeps',
+  '/developer/v2/activity/workout': 'workouts',
+};
+/** Each collection's table. */
+export const TABLES: Record<Collection, WhoopTable> = {
+  cycles: 'whoop_cycles',
+  recoveries: 'whoop_recoveries',
+  sleeps: 'whoop_sleeps',
+  workouts: 'whoop_workouts',
+};
 /** A stored row by column name: bigint columns as BigInt, timestamps as Date, raw as parsed JSON. */
 type Row = Record<string, any>;
 

@@ -1,7 +1,9 @@
 // Starts the real service entry point as a child process, the way `npm start` does: the compiled output
 // (test/support/compiled.ts), which the vitest globalSetup brings up to date with src/ first.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { SERVER_ENTRY, SYNC_CLI_ENTRY } from './compiled.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, SERVER_ENTRY, SYNC_CLI_ENTRY } from './compiled.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -13,14 +15,57 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Another user to run as (the test runs as root): spawn's uid and gid, without supplementary groups. */
+export interface Account {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The first ordinary account of this machine (uid 1000 and up, not nobody), to run as a person would; only
+ * when it can reach this checkout and Node (a clone in root's private directory, such as `mktemp -d`'s, is
+ * out of its reach: those runs are then left out, and said so).
+ */
+export function ordinaryAccount(): (Account & { name: string }) | undefined {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const [name, , uid, gid] = line.split(':');
+    if (!(Number(uid) >= 1000 && Number(uid) < 65534)) continue;
+    const account = { name: name!, uid: Number(uid), gid: Number(gid) };
+    const reaches = (flag: string, path: string) => spawnSync('test', [flag, path], { uid: account.uid, gid: account.gid }).status === 0;
+    if (reaches('-r', join(REPO_ROOT, 'package.json')) && reaches('-x', process.execPath)) return account;
+    console.warn(`runs as ${name} left out: ${name} cannot reach ${REPO_ROOT} or ${process.execPath}`);
+    return undefined;
+  }
+  return undefined;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 /** Runs `npm run sync -- <args>` (its script, without npm) and collects its output. */
-export async function runSyncCli(
+export function runSyncCli(
   args: string[],
   env: Record<string, string>,
   cwd?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SYNC_CLI_ENTRY, ...args], {
+  account?: Account,
+): Promise<CliResult> {
+  return runCli(SYNC_CLI_ENTRY, args, env, cwd, account);
+}
+
+/** Runs one of the compiled CLI entry points with only `env` (and PATH, HOME) and collects its output. */
+export async function runCli(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd?: string,
+  account?: Account,
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd,
+    ...account,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -33,10 +78,15 @@ export async function runSyncCli(
 }
 
 /** `env` is added to the defaults (HOST=127.0.0.1, PORT=0); a variable given as undefined is left unset. */
-export function startServerProcess(env: Record<string, string | undefined>, cwd?: string): ServerProcess {
+export function startServerProcess(
+  env: Record<string, string | undefined>,
+  cwd?: string,
+  account?: Account,
+): ServerProcess {
   // Only what a person's shell would have: no inherited test configuration.
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd,
+    ...account,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -35,30 +35,6 @@ describe('the run pipeline under faults', () => {
     expect((await env.app.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
   });
 
-  it('stops a listing that outlasts SYNC_DEADLINE_SECONDS, with a clear error, and frees the lock', async () => {
-    const other = await env.startAnotherApp({ SYNC_DEADLINE_SECONDS: '1' });
-    // Pages that never end, each taking half a second: the deadline passes before the page limit (4 for 3 days).
-    env.whoop.paginateForever('cycle');
-    env.whoop.setLatency(500);
-    env.whoop.resetStats();
-    try {
-      const outcome = await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' });
-      expect(outcome.status).toBe('failed');
-      expect(outcome.error).toBe("listing cycles took longer than the sync's deadline: the listing was stopped");
-      expect(outcome.counts.sleeps.upserted).toBeGreaterThan(0); // the other collections completed
-      const run = await prisma().syncRun.findUniqueOrThrow({ where: { id: outcome.run.id } });
-      expect(run).toMatchObject({ status: 'failed', error: outcome.error });
-      expect(env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle').length).toBeLessThanOrEqual(4);
-    } finally {
-      env.whoop.paginateForever('cycle', false);
-      env.whoop.setLatency(0);
-    }
-    // The lock is free: the next sync, in either process, runs at once.
-    expect((await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
-    expect((await env.app.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
-    await other.close();
-  });
-
   it('retries a result no path accepts, shows it in /status, counts it, and gives up after the retry window', async () => {
     env.slack.reset();
     env.slack.failAlways({ error: 'not_in_channel' });
@@ -82,6 +58,31 @@ describe('the run pipeline under faults', () => {
     }
   }, 60_000);
 
+  it('keeps the next attempt of a refused result in the run: 2 s doubling, the last at the end of the retry window', async () => {
+    env.slack.reset();
+    env.slack.failAlways({ error: 'not_in_channel' });
+    env.slack.failResponseUrls(404);
+    try {
+      expect((await env.command('1', { response_url: env.slack.responseUrl('backoff') })).status).toBe(200);
+      const run = async () => prisma().syncRun.findFirstOrThrow({ where: { trigger: 'slack' }, orderBy: { id: 'desc' } });
+      await expect.poll(async () => (await run()).reportAttempts, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+      const first = await run();
+      // The first attempt follows the finish at once, so its retry is due about 2 s after the finish.
+      const firstDelay = first.reportNextAt!.getTime() - first.finishedAt!.getTime();
+      expect(firstDelay).toBeGreaterThanOrEqual(2_000);
+      expect(firstDelay).toBeLessThan(4_000);
+      // The second would wait 4 s, past the 6 s window: it is due at the window's end instead.
+      await expect.poll(async () => (await run()).reportAttempts, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+      const second = await run();
+      expect(second.reportNextAt!.getTime() - second.finishedAt!.getTime()).toBe(6_000);
+      await expect.poll(async () => (await run()).reportGaveUpAt, { timeout: 20_000 }).toBeInstanceOf(Date);
+      expect((await run()).reportAttempts).toBe(3);
+    } finally {
+      env.slack.failAlways(null);
+      env.slack.failResponseUrls(null);
+    }
+  }, 60_000);
+
   it('delivers a result once Slack accepts it again within the retry window', async () => {
     env.slack.reset();
     env.slack.failNext(1, { error: 'not_in_channel' });
@@ -97,7 +98,34 @@ describe('the run pipeline under faults', () => {
     await expect.poll(async () => (await prisma().syncRun.findFirstOrThrow({ orderBy: { id: 'desc' } })).reportedAt, { timeout: 10_000 }).toBeInstanceOf(Date);
   }, 60_000);
 
-  it('finishes and reports a run whose database went away mid-sync for seconds', async () => {
+  it('stops a listing that outlasts SYNC_DEADLINE_SECONDS, with a clear error, and frees the lock', async () => {
+    // The deadline is the worker's: this app stops being the worker, and the other one takes over.
+    await env.app.app.worker.stop(5_000);
+    await env.app.app.worker.release();
+    const other = await env.startAnotherApp({ SYNC_DEADLINE_SECONDS: '1' });
+    // Pages that never end, each taking half a second: the deadline passes before the page limit (4 for 3 days).
+    env.whoop.paginateForever('cycle');
+    env.whoop.setLatency(500);
+    env.whoop.resetStats();
+    try {
+      const outcome = await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' });
+      expect(outcome.status).toBe('failed');
+      expect(outcome.error).toBe("listing cycles took longer than the sync's deadline: the listing was stopped");
+      expect(outcome.counts.sleeps.upserted).toBeGreaterThan(0); // the other collections completed
+      const run = await prisma().syncRun.findUniqueOrThrow({ where: { id: outcome.run.id } });
+      expect(run).toMatchObject({ status: 'failed', error: outcome.error });
+      expect(env.whoop.stats.requests.filter((r) => r.path === '/developer/v2/cycle').length).toBeLessThanOrEqual(4);
+    } finally {
+      env.whoop.paginateForever('cycle', false);
+      env.whoop.setLatency(0);
+    }
+    // The worker is free: the next sync, recorded by either process, runs at once.
+    expect((await other.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
+    expect((await env.app.app.sync.syncAll({ days: 3, trigger: 'cli', requestedBy: 'test' })).status).toBe('succeeded');
+    await other.close();
+  });
+
+  it('finishes and reports a run whose database went away mid-sync for seconds (the worker is the other app)', async () => {
     const target = new URL(env.db.databaseUrl!);
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     const proxied = new URL(target);
@@ -107,8 +135,11 @@ describe('the run pipeline under faults', () => {
     try {
       const release = env.whoop.hold();
       try {
+        // The other app takes the worker lock within a few seconds of the previous worker's close.
+        await expect.poll(() => other.app.worker.active, { timeout: 10_000 }).toBe(true);
         expect((await sendCommand(other.url, '3')).status).toBe(200);
-        await expect.poll(() => env.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0)).toBe(true);
+        const reached = () => env.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0);
+        await expect.poll(reached, { timeout: 10_000 }).toBe(true);
         await proxy.cut();
       } finally {
         release();

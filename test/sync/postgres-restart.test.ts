@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForDatabase } from '../../src/db/connect.js';
 import { openDatabase } from '../../src/db/database.js';
 import { openEmbeddedServer } from '../../src/db/embedded-server.js';
-import { isTransientDatabaseError } from '../../src/sync/database-retry.js';
+import { isTransient } from '../../src/db/transient.js';
 import { startEnvironment, type Environment } from '../support/environment.js';
 import type { TestDatabase } from '../support/database.js';
 
@@ -84,11 +84,11 @@ describe('a real PostgreSQL server restarting under the pipeline', { timeout: 90
       await expect.poll(() => seen, { timeout: 10_000 }).toContain('57P03');
       const refused = await new pg.Client({ connectionString: server.url }).connect().catch((error: Error) => error);
       expect(refused).toMatchObject({ code: '57P03', message: 'the database system is shutting down' });
-      expect(isTransientDatabaseError(refused)).toBe(true);
+      expect(isTransient(refused)).toBe(true);
       // A fast shutdown ends the session that kept the server up.
       await server.stop();
       expect(await ended).toMatchObject({ code: '57P01', message: 'terminating connection due to administrator command' });
-      expect(isTransientDatabaseError(await ended)).toBe(true);
+      expect(isTransient(await ended)).toBe(true);
       await expect.poll(() => seen, { timeout: 10_000 }).toContain('ECONNREFUSED');
       await server.start();
       await waited;

@@ -52,13 +52,13 @@ describe('WHOOP tokens during syncs', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toBe(
       `WHOOP authorization for account ${h.userId} has expired or was revoked (WHOOP answered invalid_grant to a token refresh). ` +
-        `Reconnect it at ${h.env.config.publicUrl}/oauth/whoop`,
+        `Reconnect it with /whoop connect in Slack, or from the dashboard at ${h.env.config.publicUrl}/dashboard`,
     );
     const token = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
     expect(token.status).toBe('reauthorization_required');
     expect(h.env.whoop.stats.invalidGrants).toBe(1);
     // No further refresh attempts while the grant is dead.
-    expect((await h.sync(3)).error).toContain('Reconnect it at');
+    expect((await h.sync(3)).error).toContain('Reconnect it with /whoop connect');
     expect(h.env.whoop.stats.invalidGrants).toBe(1);
     const gauge = (await h.env.app.app.metrics.registry.getSingleMetric('whoop_sync_accounts_reauthorization_required')!.get()).values[0]!.value;
     expect(gauge).toBe(1);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedHeaders, slashCommandBody, startEnvironment, type Environment } from '../support/environment.js';
 import { apiPaths, deliver, processed } from './support.js';
+import { settled } from '../support/settled.js';
 
 describe('replay protection across replicas', () => {
   let env: Environment;
@@ -24,7 +25,7 @@ describe('replay protection across replicas', () => {
     const replayed = await postCommand(other.url, body, headers);
     expect(replayed.status).toBe(401);
     expect(await replayed.text()).toContain('replayed');
-    await env.app.app.dispatcher.idle(30_000);
+    await settled(env.app.app.db);
     await other.close();
     const restarted = await env.startAnotherApp();
     expect((await postCommand(restarted.url, body, headers)).status).toBe(401);
@@ -38,11 +39,11 @@ describe('replay protection across replicas', () => {
     env.whoop.resetStats();
     expect((await deliver(env.whoop, env.app.url, event)).attempts).toEqual([200]);
     await processed(env.app.app.db);
-    await env.app.app.webhooks.work.idle(10_000);
+    await settled(env.app.app.db);
     const other = await env.startAnotherApp();
     expect((await deliver(env.whoop, other.url, event)).attempts).toEqual([200]);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await other.app.webhooks.work.idle(10_000);
+    await settled(other.app.db);
     await other.close();
     expect(apiPaths(env.whoop).filter((path) => path === `/v2/activity/sleep/${sleep.id}`)).toHaveLength(1);
     expect(await env.app.app.db.prisma.webhookEvent.count()).toBe(1);

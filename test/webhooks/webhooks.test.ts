@@ -6,6 +6,7 @@ import { startEnvironment, type Environment } from '../support/environment.js';
 import { clearRecords, storedCount, storedRow } from '../support/records.js';
 import { until } from '../support/until.js';
 import { apiPaths, deliver, processed, type EventInput } from './support.js';
+import { settled } from '../support/settled.js';
 
 describe('WHOOP webhooks', () => {
   let env: Environment;
@@ -30,7 +31,7 @@ describe('WHOOP webhooks', () => {
   });
   afterEach(async () => {
     await processed(db());
-    await env.app.app.webhooks.work.idle(10_000);
+    await settled(env.app.app.db);
     await clearRecords(db());
     await db().prisma.webhookEvent.deleteMany();
     env.whoop.resetStats();
@@ -151,11 +152,11 @@ describe('WHOOP webhooks', () => {
     const traceId = randomUUID();
     await send({ user_id: userId, id: sleep.id, type: 'sleep.updated', trace_id: traceId });
     await processed(db());
-    await env.app.app.webhooks.work.idle(10_000);
+    await settled(env.app.app.db);
     const again = await send({ user_id: userId, id: sleep.id, type: 'sleep.updated', trace_id: traceId });
     expect(again.attempts).toEqual([200]);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await env.app.app.webhooks.work.idle(10_000);
+    await settled(env.app.app.db);
     expect(apiPaths(env.whoop).filter((path) => path.startsWith('/v2/activity/sleep/'))).toHaveLength(1);
     expect(await eventRows()).toHaveLength(1);
     expect(await metric('whoop_sync_webhooks_total')).toEqual(expect.arrayContaining([expect.stringMatching(/outcome="duplicate"\} 1$/)]));

@@ -8,7 +8,7 @@ import { keyIdOf, TokenCipher, TokenDecryptionError } from '../../src/whoop/toke
 import { startFakeWhoop, type FakeWhoop, type Member } from '../fakes/whoop-server.js';
 import { startApp, testConfig, type RunningApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startEnvironment, type Environment } from '../support/environment.js';
+import { connect as connectMember, SIGNING_SECRET, startEnvironment, type Environment } from '../support/environment.js';
 
 const NOT_CONFIGURED = (id: string) =>
   `token was encrypted with key ${id}, which is not configured (TOKEN_ENCRYPTION_KEY / TOKEN_ENCRYPTION_PREVIOUS_KEYS)`;
@@ -212,6 +212,9 @@ describe('stored WHOOP tokens with TOKEN_ENCRYPTION_KEY set', () => {
     expect((await other.app.whoop.tokens.get(userId))!.accessToken).toBe(fresh);
     expect(env.whoop.stats.refreshes).toBe(1);
     expect(env.whoop.stats.invalidGrants).toBe(0);
+    // The replica with the new key becomes the worker (the old one cannot read the new pair) and syncs.
+    await app().worker.stop(5_000);
+    await app().worker.release();
     expect((await syncOnce(other.app)).status).toBe('succeeded');
   });
 });
@@ -237,6 +240,7 @@ describe('turning encryption on, and rotating the key, across restarts', () => {
       WHOOP_API_URL: whoop.url,
       WHOOP_CLIENT_ID: whoop.clientId,
       WHOOP_CLIENT_SECRET: whoop.clientSecret,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
       ...encryption,
     };
     running = await startApp(testConfig(db, env), {
@@ -246,9 +250,7 @@ describe('turning encryption on, and rotating the key, across restarts', () => {
   }
 
   async function connect(): Promise<void> {
-    const start = await fetch(`${running!.url}/oauth/whoop`, { redirect: 'manual' });
-    const callback = new URL(await whoop.approve(start.headers.get('location')!, member.user_id));
-    expect((await fetch(`${running!.url}${callback.pathname}${callback.search}`)).status).toBe(200);
+    expect((await connectMember(running!.url, whoop, member)).status).toBe(200);
   }
 
   const logged = (pattern: RegExp) => logs.filter((line) => pattern.test(line.msg));

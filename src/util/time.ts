@@ -1,0 +1,2 @@
+// The one definition of a day in milliseconds.
+export const DAY_MS = 86_400_000;
