@@ -9,6 +9,9 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits for something the service does in the background; on a loaded CI machine that
+    // can take seconds, and vitest's default of 1 s made such waits fail while the service was right.
+    expect: { poll: { timeout: 20_000 } },
     pool: 'forks',
     // Most of a test file's time is spent waiting (on child processes, the fakes' latency, timers), so
     // twice as many files as cores keeps the cores busy; vitest's default is one fewer than the cores.

@@ -136,20 +136,24 @@ describe('WHOOP failures during syncs', () => {
   it('survives its Postgres connections being killed mid-sync: no duplicates, no token lost, next sync succeeds', async () => {
     const token = await h.db().prisma.whoopToken.findUniqueOrThrow({ where: { userId: h.userId } });
     const release = h.env.whoop.hold();
-    const running = h.sync(30);
-    await expect.poll(() => h.env.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0)).toBe(true);
-    const admin = new pg.Client({ connectionString: h.env.db.databaseUrl });
-    await admin.connect();
+    const running = h.sync(30).catch((error: Error) => ({ status: 'threw', error: error.message }) as const);
     try {
-      const { rows } = await admin.query(
-        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-      );
-      expect(rows.length).toBeGreaterThan(0);
+      await expect.poll(() => h.env.whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0)).toBe(true);
+      const admin = new pg.Client({ connectionString: h.env.db.databaseUrl });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query(
+          'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+        );
+        expect(rows.length).toBeGreaterThan(0);
+      } finally {
+        await admin.end();
+      }
     } finally {
-      await admin.end();
+      // Held requests would otherwise keep the sync running past the test and into the database's shutdown.
+      release();
     }
-    release();
-    const outcome = await running.catch((error: Error) => ({ status: 'threw', error: error.message }) as const);
+    const outcome = await running;
     // Either outcome is acceptable, as long as it is clear; what matters is what follows.
     if (outcome.status !== 'succeeded') expect(outcome.error).toBeTruthy();
     expect((await fetch(`${h.env.app.url}/healthz`)).status).toBe(200);
