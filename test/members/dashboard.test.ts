@@ -174,4 +174,16 @@ describe('the operator links accounts to Slack users', () => {
     expect(overview.accounts.map((account) => account.userId)).toEqual([bobId]);
     expect((await client.dashboard(cookie)).html).toContain(`value="${NEW_BOB}"`);
   });
+
+  it('links one Slack user to one account when two forms link it to two accounts at the same moment', async () => {
+    const RACER = 'U0RACE0001';
+    const { csrf, cookie } = await client.dashboard(await operatorCookie());
+    const link = (userId: string) => post(`/dashboard/members/${userId}/slack-user`, cookie, { _csrf: csrf, slack_user_id: RACER });
+    const statuses = (await Promise.all([link(alice), link(bobId)])).map((response) => response.status);
+    expect(statuses.sort()).toEqual([303, 409]);
+    const rows = await env.app.app.db.query<{ userId: string }>('SELECT user_id::text AS "userId" FROM members WHERE slack_user_id = $1', [RACER]);
+    expect(rows).toHaveLength(1);
+    const winner = rows[0]!.userId === alice ? 'Jo Tester' : 'Bo Private';
+    expect(await whoopHelp(RACER)).toContain(`You are linked to *${winner}*`);
+  });
 });
