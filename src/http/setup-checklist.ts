@@ -1,7 +1,6 @@
 // What is configured and what is missing, as sections of rows: the page at `/` shows them and the start-up
 // log names the first row that asks for an action ("next step: …"), so both always agree. Counts only:
 // nothing here may name a person or carry a secret, because the page is public.
-import { DAY_RESERVE_SHARE } from '../sync/backfill.js';
 import { historyTime, timeLeftText } from '../sync/history.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
@@ -220,7 +219,7 @@ export async function readSetupChecklist(app: FastifyInstance): Promise<SetupSec
   try {
     const summary = await app.history.summary();
     const incomplete = summary.members.filter((member) => !member.complete);
-    const time = historyTime(summary.requestsLeft, app.whoop.budget.limits, DAY_RESERVE_SHARE);
+    const time = historyTime(summary.requestsLeft, app.whoop.budget.limits);
     const percents = incomplete.reduce((sum, member) => sum + member.percent, 0);
     const percent = Math.floor(percents / Math.max(1, incomplete.length));
     history = {

@@ -1,7 +1,6 @@
 // GET /status: a small JSON summary for operators — connected accounts and whether they need
 // re-authorization, the last sync runs, the next scheduled runs. No tokens, no health values.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { DAY_RESERVE_SHARE } from '../sync/backfill.js';
 import { historyLine, historyTime, timeLeftText } from '../sync/history.js';
 import { operatorAuth } from './operator-auth.js';
 
@@ -25,7 +24,7 @@ export async function statusSummary(app: FastifyInstance, { names }: { names: bo
     app.whoop.budget.left(),
     app.history.summary(),
   ]);
-  const time = historyTime(history.requestsLeft, app.whoop.budget.limits, DAY_RESERVE_SHARE);
+  const time = historyTime(history.requestsLeft, app.whoop.budget.limits);
   return {
     accounts: accounts.map((account) => ({
       ...(names ? { userId: account.userId.toString() } : {}),

@@ -10,18 +10,10 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { WhoopApi } from '../whoop/api.js';
 import type { WhoopBudget } from '../whoop/budget.js';
 import { ReauthorizationRequiredError } from '../whoop/errors.js';
-import type { History, HistoryRow } from './history.js';
+import { minuteReserve, RESERVE_SHARE, type History, type HistoryRow } from './history.js';
 import { RESOURCE_SPECS, toRow, upsertSql } from './resources.js';
 import { RESOURCES, type Resource } from './collections.js';
 
-/**
- * The share of the day's budget the backfill leaves to everything else (schedules, webhooks, /sync, the
- * CLI): once only this much is left, it waits for the next day's budget. The minute's budget it takes only
- * while there is some left at the moment, and evenly: pages at least a minute ÷ the per-minute limit apart.
- * Taken in a burst, the minute's whole budget would expire at once a minute later, and a /sync typed
- * meanwhile waited for that minute (58 s in the demo); evenly, a slot frees every 0.6 s.
- */
-export const DAY_RESERVE_SHARE = 0.1;
 /** After a failed page, the collection rests this long, doubling with each failure in a row, up to the max. */
 const FAILURE_REST_MS = 5_000;
 const FAILURE_REST_MAX_MS = 10 * 60_000;
@@ -76,9 +68,11 @@ export class Backfill {
     const row = await history.next(skip);
     if (!row) return false;
     const left = await budget.left();
-    if (left.minute < 1 || left.day <= Math.ceil(budget.limits.perDay * DAY_RESERVE_SHARE)) return false;
+    const { perMinute, perDay } = budget.limits;
+    const reserve = minuteReserve(perMinute);
+    if (left.minute <= reserve || left.day <= Math.ceil(perDay * RESERVE_SHARE)) return false;
     const key = `${row.userId}/${row.collection}`;
-    await sleep(this.lastPageAt + 60_000 / budget.limits.perMinute - Date.now());
+    await sleep(this.lastPageAt + 60_000 / (perMinute - reserve) - Date.now());
     this.lastPageAt = Date.now();
     try {
       await this.fetchPage(row);

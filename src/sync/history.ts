@@ -223,6 +223,17 @@ function estimate(userId: string, rows: Array<HistoryRow & { paused: boolean }>)
 
 export type History = ReturnType<typeof history>;
 
+/**
+ * The share of WHOOP's budget, of the minute and of the day, the backfill leaves to everything else
+ * (schedules, webhooks, /sync, the CLI): a member's /sync typed during a backfill goes out at once instead of
+ * waiting for requests of the backfill to leave the minute. Once the day's budget is down to its share, the
+ * backfill waits for the next day. Within the rest of the minute it takes pages evenly, not in a burst: a
+ * minute's whole budget taken at once would expire at once a minute later (docs/architecture.md).
+ */
+export const RESERVE_SHARE = 0.1;
+/** Requests of a minute's budget the backfill leaves to other work (none under 10 a minute). */
+export const minuteReserve = (perMinute: number) => Math.floor(perMinute * RESERVE_SHARE);
+
 /** How long what is left takes at WHOOP's limits, for /status, the page at `/`, the dashboard and MCP. */
 export interface HistoryTime {
   /** At the per-minute limit, rounded up. */
@@ -231,14 +242,10 @@ export interface HistoryTime {
   daysLeft: number;
 }
 
-export function historyTime(
-  requestsLeft: number,
-  limits: { perMinute: number; perDay: number },
-  reserveShare: number,
-): HistoryTime {
-  const perDay = Math.max(1, Math.floor(limits.perDay * (1 - reserveShare)));
+export function historyTime(requestsLeft: number, limits: { perMinute: number; perDay: number }): HistoryTime {
+  const perDay = Math.max(1, Math.floor(limits.perDay * (1 - RESERVE_SHARE)));
   return {
-    minutesLeft: Math.ceil(requestsLeft / limits.perMinute),
+    minutesLeft: Math.ceil(requestsLeft / (limits.perMinute - minuteReserve(limits.perMinute))),
     daysLeft: Math.max(1, Math.ceil(requestsLeft / perDay)),
   };
 }

@@ -227,7 +227,7 @@ function printHistory(r: HistoryResult): void {
       `fake WHOOP ${HISTORY.latencyMs} ms per request, ${r.perMinute}/min enforced`,
   );
   print(
-    `   wall time first connect → every history complete ${round2(r.wallMs / 60_000)} min; budget bound ${r.requests} requests ÷ ${r.perMinute}/min = ` +
+    `   wall time first connect → every history complete ${round2(r.wallMs / 60_000)} min; budget bound ${r.requests} requests ÷ ${r.backfillPerMinute}/min (the backfill's share of ${r.perMinute}) = ` +
       `${round2(r.boundMs / 60_000)} min; ratio ${r.wallRatio} (target ≤ ${HISTORY.targetRatio}×): ${yesNo(r.targetMet)}`,
   );
   if (r.requests <= 2 * r.perMinute) print(`   (under two minutes' budget the bound means little: the first ${r.perMinute} requests may go at once)`);

@@ -19,8 +19,9 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const SINCE = day(Date.now() - 300 * DAY_MS);
 const SINCE_MS = Date.parse(`${SINCE}T00:00:00Z`);
 /**
- * One page every 100 ms (a minute ÷ the per-minute limit): the two histories (about 70 pages) take seconds, and
- * the test holds the fake WHOOP after a few of them.
+ * WHOOP's limit, as the fake reports it and the service is configured: one page every 111 ms (a minute ÷ the
+ * backfill's 540 of it), so the two histories (about 70 pages) take seconds, and the test holds the fake WHOOP
+ * after a few of them.
  */
 const PER_MINUTE = '600';
 
@@ -74,6 +75,7 @@ beforeAll(async () => {
   browser = await launchBrowser({ viewport: { width: 1280, height: 900 } });
   env = await startEnvironment({
     days: 400,
+    whoop: { rateLimit: { perMinute: Number(PER_MINUTE) } },
     env: { DASHBOARD_PASSWORD: PASSWORD, WHOOP_HISTORY_SINCE: SINCE, WHOOP_RATE_LIMIT_PER_MINUTE: PER_MINUTE },
   });
   bob = env.whoop.addMember({ first_name: 'Bo', last_name: 'Private' });

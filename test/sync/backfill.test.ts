@@ -1,5 +1,6 @@
 // A member's whole history, fetched on connect: every record with each page requested once, announced once,
 // bounded by WHOOP_HISTORY_SINCE, served after webhook events and /sync, stopped by forgetting the member.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { forgetMember } from '../../src/members/forget.js';
 import { syncStatus } from '../../src/reports/sync-status.js';
@@ -133,6 +134,31 @@ describe('the whole-history backfill', () => {
     const status = (await (await fetch(`${env.app.url}/status`)).json()) as { history: { members: Array<{ text: string }> } };
     expect(status.history.members[0]!.text).toMatch(/^history since \d{4}-\d\d-\d\d: \d+ % fetched, about \d+ min left at WHOOP's limit$/);
   }, 120_000);
+
+  it("leaves a tenth of the minute's budget to other work: a /sync typed during the backfill goes out at once", async () => {
+    // WHOOP's headers say 16 a minute are left (another process of the app spends the rest, say); the budget
+    // follows what WHOOP says, and the backfill leaves a tenth of the configured 100 (10) to everything else.
+    env = await startEnvironment({ days: YEARS_3, whoop: { rateLimit: { perMinute: 16 } }, env: { WHOOP_HISTORY_SINCE: '' } });
+    expect((await env.connect()).status).toBe(200);
+    const minuteLeft = async () => ((await (await fetch(`${env!.app.url}/status`)).json()) as { whoopBudget: { minute: number } }).whoopBudget.minute;
+    // It stops with 10 of WHOOP's 16 left: connecting took 2, the backfill 4 pages.
+    await until(async () => (await minuteLeft()) <= 10, "the backfill to reach the minute's reserve");
+    const pages = historyRequests(env.whoop).length;
+    expect(pages).toBe(16 - 10 - 2);
+    // And stays there: no page in six of its page intervals (a person types /sync a little later).
+    await sleep(4_000);
+    expect(historyRequests(env.whoop)).toHaveLength(pages);
+    // The reserve serves a /sync 1 (4 collections, profile, body) within WHOOP's minute, without a 429.
+    expect((await env.command('1')).status).toBe(200);
+    await settled(env.app.app.db);
+    const [run] = await env.app.app.db.query<{ status: string }>(`SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1`);
+    expect(run!.status).toBe('succeeded');
+    const served = env.whoop.stats.requests.filter((r) => r.path.startsWith('/developer/') && r.status === 200);
+    expect(served).toHaveLength(2 + pages + 6);
+    expect(served.at(-1)!.at - served[0]!.at).toBeLessThan(60_000);
+    expect(env.whoop.stats.rateLimited).toBe(0);
+    expect(historyRequests(env.whoop)).toHaveLength(pages);
+  }, 60_000);
 
   it('leaves a tenth of the daily budget to other work, and says when the daily limit spreads it over days', async () => {
     env = await startEnvironment({ days: YEARS_3, whoop: FAST_WHOOP, env: { ...FAST, WHOOP_RATE_LIMIT_PER_DAY: '80' } });
