@@ -236,7 +236,7 @@ export const minuteReserve = (perMinute: number) => Math.floor(perMinute * RESER
 
 /** How long what is left takes at WHOOP's limits, for /status, the page at `/`, the dashboard and MCP. */
 export interface HistoryTime {
-  /** At the per-minute limit, rounded up. */
+  /** At the backfill's share of the per-minute limit, rounded up. */
   minutesLeft: number;
   /** Days the daily limit stretches it over (1: it fits in today's budget, with what is left for other work). */
   daysLeft: number;
