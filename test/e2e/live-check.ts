@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   cleanups.push(() => server.stop('SIGKILL'));
   const url = await server.listening(60_000);
   check((await fetch(`${url}/healthz`)).status === 200, `service up at ${url}`);
-  await until(() => whoop.stats.requests.some((r) => r.path.endsWith('/measurement/body') && r.status === 200), 'the token seed');
+  await server.working();
 
   let prometheus: { port: number; child: ChildProcess } | undefined;
   if (process.env.PROMETHEUS_BIN) {

@@ -29,7 +29,7 @@ describe('a /sync interrupted by a killed or stopped process', () => {
     const first = startServerProcess(env);
     try {
       const url = await first.listening();
-      await until(() => whoop.stats.requests.some((r) => r.path.endsWith('/measurement/body') && r.status === 200), 'the token seed');
+      await first.working();
       const ack = await sendCommand(url, '365');
       expect(await ack.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Syncing last 365 days...' });
       await until(() => whoop.stats.requests.filter((r) => r.path.startsWith('/developer/v2/')).length >= 40, 'the sync to be under way', 30_000);

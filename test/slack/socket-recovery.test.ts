@@ -41,7 +41,11 @@ describe('a /sync over Socket Mode interrupted by a killed process', () => {
   /** Kills the service with SIGKILL once its sync is under way (WHOOP holds its answers meanwhile). */
   async function killDuringSync(service: ServerProcess, release: () => void): Promise<void> {
     try {
-      await slack.socket.waitFor(() => whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0), 'the sync to reach WHOOP');
+      await slack.socket
+        .waitFor(() => whoop.stats.requests.some((r) => r.path === '/developer/v2/cycle' && r.status === 0), 'the sync to reach WHOOP')
+        .catch((error: unknown) => {
+          throw new Error(`${String(error)}\nWHOOP requests: ${JSON.stringify(whoop.stats.requests)}\nservice output:\n${service.output()}`);
+        });
       service.child.kill('SIGKILL');
       await service.exited;
       await slack.socket.waitFor(() => slack.socket.connected === 0, 'the killed connection to close');
@@ -55,7 +59,7 @@ describe('a /sync over Socket Mode interrupted by a killed process', () => {
     const first = await start();
     expect(first.output()).toContain('Slack Socket Mode is on');
     expect(first.output()).not.toContain('SLACK_SIGNING_SECRET is not set');
-    await slack.socket.waitFor(() => whoop.stats.requests.some((r) => r.path.endsWith('/measurement/body') && r.status === 200), 'the token seed');
+    await first.working();
     whoop.resetStats();
     const release = whoop.hold();
     const ack = await slack.socket.command('7');

@@ -11,6 +11,11 @@ export interface ServerProcess {
   output(): string;
   /** Resolves with the base URL once the server logs that it listens. */
   listening(timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves once the process logs that it is the worker, which it becomes only after the token seed has
+   * settled: WHOOP's answer to one of the seed's requests does not mean the seed is done.
+   */
+  working(timeoutMs?: number): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -96,19 +101,25 @@ export function startServerProcess(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
+  async function logged(pattern: RegExp, what: string, timeoutMs: number): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const match = pattern.exec(output);
+      if (match) return match;
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`server did not ${what} within ${timeoutMs} ms:\n${output}`);
+  }
   return {
     child,
     output: () => output,
     exited,
     async listening(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-        if (match) return match[1]!;
-        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`server did not listen within ${timeoutMs} ms:\n${output}`);
+      return (await logged(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'listen', timeoutMs))[1]!;
+    },
+    async working(timeoutMs = 30_000) {
+      await logged(/this process is the worker/, 'become the worker', timeoutMs);
     },
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

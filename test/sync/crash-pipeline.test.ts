@@ -37,7 +37,7 @@ describe('the pipeline after a killed process', () => {
     const first = startServerProcess(env);
     try {
       const url = await first.listening();
-      await until(() => whoop.stats.requests.some((r) => r.path.endsWith('/measurement/body') && r.status === 200), 'the token seed');
+      await first.working();
       // One execution is held at WHOOP while the other commands queue up behind it; once it is let go,
       // the queued runs join the next execution, which is slowed down and killed.
       let release = whoop.hold();
