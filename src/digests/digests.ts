@@ -1,6 +1,6 @@
 // The scheduled morning digest and weekly report. Each slot posts once across replicas: the replica that claims
 // it in schedule_slots (as the sync schedules do) refreshes the data if it is older than an hour, through the same
-// dispatcher as every sync, then posts; what became of the slot is kept in digest_posts. A failed post is logged,
+// worker as every sync, then posts; what became of the slot is kept in digest_posts. A failed post is logged,
 // counted and recorded, never retried: a retry after a post that Slack did receive would be a duplicate.
 // The channel shows the members who share their values (docs/privacy.md); each linked member whose digest is on
 // also gets their own by direct message, with or without a digest channel.
@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { slotAt } from '../schedule/scheduler.js';
 import type { SlackPoster } from '../slack/poster.js';
 import type { ScheduleSlots } from '../schedule/slots.js';
+import type { History } from '../sync/history.js';
 import type { Sync } from '../sync/plugin.js';
 import type { SyncRuns } from '../sync/runs.js';
 import { InFlight } from '../util/in-flight.js';
@@ -42,6 +43,8 @@ export interface DigestsOptions {
   slots: ScheduleSlots;
   runs: SyncRuns;
   sync: Sync;
+  /** Whose whole history is stored: a short one is all there is, and syncing the baseline window adds nothing. */
+  history: History;
   poster: SlackPoster;
   /** Whether direct messages can be sent (SLACK_BOT_TOKEN is set): digests then run without a channel too. */
   directMessages: boolean;
@@ -155,18 +158,22 @@ export class Digests {
 
   /**
    * Syncs the last few days when the last successful sync is older than FRESH_MS, and the baseline window first
-   * when some member's stored days do not reach back BASELINE_DAYS.
+   * when some member's stored days do not reach back BASELINE_DAYS and their whole history is not stored yet.
    */
   private async refresh(
     kind: DigestKind,
     schedule: string,
     slot: Date,
   ): Promise<{ freshness: Freshness; runId: number | null }> {
-    const { db, slots, runs, sync, log } = this.options;
+    const { db, slots, runs, sync, history, log } = this.options;
     const before = await runs.lastSuccess();
     const today = localDay(this.now(), this.options.timezone);
     const stored = await earliestDays(db, addDays(today, -(BASELINE_DAYS + FLAG_RUN)));
-    const covered = stored.every((member) => member.day !== null && member.day <= addDays(today, -BASELINE_DAYS));
+    const { members: histories } = await history.summary();
+    const complete = new Set(histories.filter((member) => member.complete).map((member) => member.userId));
+    const covered = stored.every(
+      (member) => complete.has(member.userId) || (member.day !== null && member.day <= addDays(today, -BASELINE_DAYS)),
+    );
     const fresh = before !== null && this.now().getTime() - before.getTime() <= FRESH_MS;
     if (fresh && covered) return { freshness: { ok: true }, runId: null };
     const days = covered ? REFRESH_DAYS : BASELINE_REFRESH_DAYS;

@@ -23,6 +23,7 @@ export default fp<{ config: Config }>(
       slots: scheduleSlots(app.db),
       runs: app.syncRuns,
       sync: app.sync,
+      history: app.history,
       poster: new SlackPoster(config.slack.botToken, config.slack.apiUrl),
       directMessages: Boolean(config.slack.botToken),
       settings: app.members.settings,

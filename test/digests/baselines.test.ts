@@ -32,9 +32,17 @@ function days(member: Member): ExpectedDay[] {
 }
 
 beforeAll(async () => {
+  // WHOOP's limit is raised at both ends: the last test lets the whole-history backfill run, paced by it.
   env = await startEnvironment({
     days: 60,
-    env: { SLACK_DIGEST_CHANNEL: CHANNEL, DIGEST_DAILY: '0 7 * * *', DIGEST_WEEKLY: '0 9 * * 0', DASHBOARD_PASSWORD: PASSWORD },
+    whoop: { rateLimit: { perMinute: 100_000 } },
+    env: {
+      SLACK_DIGEST_CHANNEL: CHANNEL,
+      DIGEST_DAILY: '0 7 * * *',
+      DIGEST_WEEKLY: '0 9 * * 0',
+      DASHBOARD_PASSWORD: PASSWORD,
+      WHOOP_RATE_LIMIT_PER_MINUTE: '100000',
+    },
   });
   // Histories that end yesterday, so every day is on or before today in any member's time zone.
   const yesterday = new Date(Date.now() - DAY_MS);
@@ -145,5 +153,18 @@ describe('baselines', () => {
     for (const member of Object.values(members)) expect(await chart(member).locator('svg').innerHTML()).not.toContain('30-day');
     expect(await page.locator(`.member[data-user-id="${members.three.user_id}"] svg g.role-mark.hrv_mean_marks path`).count()).toBe(1);
     await page.close();
+  }, 90_000);
+
+  it('once the short histories are whole, a digest no longer syncs the baseline window for them', async () => {
+    const { app } = env.app;
+    const refreshes = () => app.db.prisma.syncRun.count({ where: { requestedBy: { startsWith: 'digest' } } });
+    const before = await refreshes();
+    await app.history.startMissing(undefined);
+    app.worker.wake();
+    const whole = async () => (await app.history.summary()).members.filter((member) => member.complete).length;
+    await expect.poll(whole, { timeout: 60_000 }).toBe(4);
+    // The last sync is recent, and the days stored are all the members have: nothing to fetch before the digest.
+    expect(await app.digests.runSlot('daily', new Date('2026-02-02T07:00:00Z'))).toBe('posted');
+    expect(await refreshes()).toBe(before);
   }, 90_000);
 });
