@@ -32,17 +32,9 @@ function days(member: Member): ExpectedDay[] {
 }
 
 beforeAll(async () => {
-  // WHOOP's limit is raised at both ends: the last test lets the whole-history backfill run, paced by it.
   env = await startEnvironment({
     days: 60,
-    whoop: { rateLimit: { perMinute: 100_000 } },
-    env: {
-      SLACK_DIGEST_CHANNEL: CHANNEL,
-      DIGEST_DAILY: '0 7 * * *',
-      DIGEST_WEEKLY: '0 9 * * 0',
-      DASHBOARD_PASSWORD: PASSWORD,
-      WHOOP_RATE_LIMIT_PER_MINUTE: '100000',
-    },
+    env: { SLACK_DIGEST_CHANNEL: CHANNEL, DIGEST_DAILY: '0 7 * * *', DIGEST_WEEKLY: '0 9 * * 0', DASHBOARD_PASSWORD: PASSWORD },
   });
   // Histories that end yesterday, so every day is on or before today in any member's time zone.
   const yesterday = new Date(Date.now() - DAY_MS);

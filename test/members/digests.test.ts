@@ -7,11 +7,6 @@ import { ALICE, startEnvironment, type Environment } from '../support/environmen
 import { pngSize } from '../support/png.js';
 
 const CHANNEL = 'C0DIGEST01';
-/**
- * Each digest slot here syncs its baseline window first (the members have 30 days, less than a baseline needs):
- * about 20 WHOOP requests a slot, which at WHOOP's 100 a minute made the fifth slot wait for the budget.
- */
-const UNPACED = { whoop: { rateLimit: { perMinute: 100_000 } }, limit: { WHOOP_RATE_LIMIT_PER_MINUTE: '100000' } };
 const BOB = 'U0BOB00001';
 
 describe('personal digests by direct message', () => {
@@ -24,8 +19,7 @@ describe('personal digests by direct message', () => {
   beforeAll(async () => {
     env = await startEnvironment({
       days: 30,
-      whoop: UNPACED.whoop,
-      env: { ...UNPACED.limit, SLACK_DIGEST_CHANNEL: CHANNEL, DIGEST_DAILY: '0 7 * * *', DIGEST_WEEKLY: '0 9 * * 0' },
+      env: { SLACK_DIGEST_CHANNEL: CHANNEL, DIGEST_DAILY: '0 7 * * *', DIGEST_WEEKLY: '0 9 * * 0' },
     });
     bob = env.whoop.addMember({ first_name: 'Bo', last_name: 'Private' });
     env.whoop.generate(bob.user_id, { days: 30 });
@@ -96,7 +90,7 @@ describe('personal digests without a digest channel', () => {
   let bob: Member;
 
   beforeAll(async () => {
-    env = await startEnvironment({ days: 30, whoop: UNPACED.whoop, env: { ...UNPACED.limit, DIGEST_DAILY: '0 7 * * *', DIGEST_WEEKLY: '0 9 * * 0' } });
+    env = await startEnvironment({ days: 30, env: { DIGEST_DAILY: '0 7 * * *', DIGEST_WEEKLY: '0 9 * * 0' } });
     bob = env.whoop.addMember({ first_name: 'Bo', last_name: 'Private' });
     env.whoop.generate(bob.user_id, { days: 30 });
     expect((await env.connect()).status).toBe(200);

@@ -9,6 +9,17 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 
+/**
+ * WHOOP's limit raised at both ends, the fake's window and WHOOP_RATE_LIMIT_PER_MINUTE: the default of the
+ * environments below unless a test sets the fake's limit. At WHOOP's 100 a minute, a test file sending more
+ * waited up to a minute for the budget, which tested nothing and brought tests near their time limits; the
+ * tests of the budget and of pacing set their own limit.
+ */
+export function unpaced(whoop: FakeWhoopOptions = {}): { whoop: FakeWhoopOptions; env: Record<string, string> } {
+  if (whoop.rateLimit !== undefined) return { whoop, env: {} };
+  return { whoop: { ...whoop, rateLimit: { perMinute: 100_000 } }, env: { WHOOP_RATE_LIMIT_PER_MINUTE: '100000' } };
+}
+
 export interface Environment {
   db: TestDatabase;
   whoop: FakeWhoop;
@@ -41,11 +52,12 @@ export interface EnvironmentOptions {
 
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
   const db = options.database ?? (await createTestDatabase());
-  const whoop = await startFakeWhoop(options.whoop);
+  const limits = unpaced(options.whoop);
+  const whoop = await startFakeWhoop(limits.whoop);
   const slack = await startFakeSlack();
   const member = whoop.addMember({ first_name: 'Jo', last_name: 'Tester', email: 'jo@example.com' });
   whoop.generate(member.user_id, { days: options.days ?? 60 });
-  const env = { ...fakesEnv(whoop, slack), ...options.env };
+  const env = { ...fakesEnv(whoop, slack), ...limits.env, ...options.env };
   const config = testConfig(db, env);
   const apps: RunningApp[] = [];
   const app = await startApp(config);

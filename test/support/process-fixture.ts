@@ -5,7 +5,7 @@ import type { SyncRun } from '../../src/generated/prisma/client.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-server.js';
 import { startFakeWhoop, type FakeWhoop, type FakeWhoopOptions, type Member } from '../fakes/whoop-server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { serviceEnv } from './environment.js';
+import { serviceEnv, unpaced } from './environment.js';
 
 export interface ProcessFixture {
   whoop: FakeWhoop;
@@ -27,12 +27,13 @@ export async function processFixture(
   overrides: Record<string, string | undefined> = {},
   { whoop: options, days = 10 }: { whoop?: FakeWhoopOptions; days?: number } = {},
 ): Promise<ProcessFixture> {
-  const whoop = await startFakeWhoop(options);
+  const limits = unpaced(options);
+  const whoop = await startFakeWhoop(limits.whoop);
   const slack = await startFakeSlack();
   const member = whoop.addMember();
   whoop.generate(member.user_id, { days });
   const testDb = await createTestDatabase();
-  const env: Record<string, string> = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), SYNC_SCHEDULES: 'off' };
+  const env: Record<string, string> = { ...serviceEnv({ db: testDb, whoop, slack, seedUserId: member.user_id }), ...limits.env, SYNC_SCHEDULES: 'off' };
   for (const [name, value] of Object.entries(overrides)) {
     if (value === undefined) delete env[name];
     else env[name] = value;
