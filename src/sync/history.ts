@@ -258,11 +258,12 @@ export function timeLeftText(time: HistoryTime): string {
 }
 
 /**
- * "history since 2019-03-02: 62 % fetched, about 14 min left at WHOOP's limit" (or "…, paused until the account
- * is connected again"), or that it is complete.
+ * "history: 62 % fetched, back to 2019-03-02 so far, about 14 min left at WHOOP's limit" (or "…, paused until the
+ * account is connected again"), or that it is complete: "history since 2013-05-01: complete". While it runs, the
+ * date is how far back every collection has reached, not where the history starts.
  */
 export function historyLine(member: MemberHistory, time: HistoryTime): string {
   if (member.complete) return member.reached ? `history since ${member.reached}: complete` : 'history: complete (WHOOP had no records)';
   const left = member.paused ? 'paused until the account is connected again' : timeLeftText(time);
-  return `history${member.reached ? ` since ${member.reached}` : ''}: ${member.percent} % fetched, ${left}`;
+  return `history: ${member.percent} % fetched, ${member.reached ? `back to ${member.reached} so far, ` : ''}${left}`;
 }

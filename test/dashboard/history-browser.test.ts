@@ -108,9 +108,9 @@ describe("the dashboard's history line in Chromium", () => {
       const today = day(Date.now());
       for (const line of lines) {
         expect(line.state, line.text).toBe('running');
-        const parts = /^WHOOP history since (\d{4}-\d\d-\d\d): (\d+) % fetched, about (\d+) min left at WHOOP's limit\.$/.exec(line.text);
+        const parts = /^WHOOP history: (\d+) % fetched, back to (\d{4}-\d\d-\d\d) so far, about (\d+) min left at WHOOP's limit\.$/.exec(line.text);
         expect(parts, line.text).not.toBeNull();
-        const [, reached, percent, minutes] = parts!;
+        const [, percent, reached, minutes] = parts!;
         // How far back every collection has reached: within the window, not yet at its start.
         expect(reached! > SINCE && reached! <= today, line.text).toBe(true);
         expect(Number(percent), line.text).toBeGreaterThan(0);

@@ -110,7 +110,7 @@ describe('the whole-history backfill when WHOOP fails', () => {
     expect(account(other)).toMatchObject({ reauthorizationRequired: false, status: 'active' });
     const history = (who: Member) => status.history.members.find((m) => m.userId === String(who.user_id));
     expect(history(member)).toMatchObject({ complete: false, paused: true });
-    expect(history(member)!.text).toMatch(/^history since \d{4}-\d\d-\d\d: \d+ % fetched, paused until the account is connected again$/);
+    expect(history(member)!.text).toMatch(/^history: \d+ % fetched, back to \d{4}-\d\d-\d\d so far, paused until the account is connected again$/);
     expect(history(other)).toMatchObject({ complete: true, paused: false });
     // The whole install's line promises no time: nothing is fetched until the account is connected again.
     expect(status.history).toMatchObject({ requestsLeft: 0, paused: 1, text: 'paused until the account is connected again' });

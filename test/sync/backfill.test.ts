@@ -132,7 +132,7 @@ describe('the whole-history backfill', () => {
     expect(await env.app.app.db.query(`SELECT 1 FROM backfill_progress WHERE completed_at IS NULL`)).not.toHaveLength(0);
     // Meanwhile /status says how far it is and what is left.
     const status = (await (await fetch(`${env.app.url}/status`)).json()) as { history: { members: Array<{ text: string }> } };
-    expect(status.history.members[0]!.text).toMatch(/^history since \d{4}-\d\d-\d\d: \d+ % fetched, about \d+ min left at WHOOP's limit$/);
+    expect(status.history.members[0]!.text).toMatch(/^history: \d+ % fetched, back to \d{4}-\d\d-\d\d so far, about \d+ min left at WHOOP's limit$/);
   }, 120_000);
 
   it("leaves a tenth of the minute's budget to other work: a /sync typed during the backfill goes out at once", async () => {
