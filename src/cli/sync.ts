@@ -119,6 +119,9 @@ async function wholeHistory(from: Date | undefined): Promise<number> {
   console.log(`fetching every member's whole WHOOP history${from ? ` back to ${from.toISOString().slice(0, 10)}` : ''}, newest first…`);
   let printed = 0;
   for (;;) {
+    // In this order: a collection the worker completes between the two reads then counts as complete, instead
+    // of as incomplete with no page to fetch (which would read as an account to reconnect).
+    const fetchable = await app.history.next();
     const summary = await app.history.summary();
     const line = summary.members
       .map((member) => `  member ${member.userId}: ${member.percent} % (${plural(member.pages, 'page')}, ${plural(member.records, 'record')}${member.reached ? `, back to ${member.reached}` : ''})`)
@@ -127,7 +130,7 @@ async function wholeHistory(from: Date | undefined): Promise<number> {
       console.log(`✅ whole history stored:\n${line}`);
       return 0;
     }
-    if ((await app.history.next()) === undefined) {
+    if (fetchable === undefined) {
       console.error(`❌ the history of some accounts cannot be fetched: they must be reconnected (${app.whoop.connectUrl})\n${line}`);
       return 1;
     }

@@ -84,7 +84,7 @@ describe('the whole-history backfill of the service process', () => {
     fixture.whoop.resetStats();
     const since = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
     const bounded = await runSyncCli(['--since', since], fixture.env);
-    expect(bounded.code).toBe(0);
+    expect(bounded.code, `${bounded.stdout}\n${bounded.stderr}`).toBe(0);
     expect(fixture.whoop.stats.requests.filter((r) => r.path in LISTS).every((r) => r.query.start === `${since}T00:00:00.000Z`)).toBe(true);
 
     for (const args of [['--since', '2019-02-30'], ['--since', 'yesterday'], ['--all', '--days', '3']]) {
