@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { WhoopApi } from '../whoop/api.js';
 import type { WhoopBudget } from '../whoop/budget.js';
 import { ReauthorizationRequiredError } from '../whoop/errors.js';
-import { minuteReserve, RESERVE_SHARE, type History, type HistoryRow } from './history.js';
+import { dayReserve, minuteReserve, type History, type HistoryRow } from './history.js';
 import { RESOURCE_SPECS, toRow, upsertSql } from './resources.js';
 import { RESOURCES, type Resource } from './collections.js';
 
@@ -70,7 +70,7 @@ export class Backfill {
     const left = await budget.left();
     const { perMinute, perDay } = budget.limits;
     const reserve = minuteReserve(perMinute);
-    if (left.minute <= reserve || left.day <= Math.ceil(perDay * RESERVE_SHARE)) return false;
+    if (left.minute <= reserve || left.day <= dayReserve(perDay)) return false;
     const key = `${row.userId}/${row.collection}`;
     await sleep(this.lastPageAt + 60_000 / (perMinute - reserve) - Date.now());
     this.lastPageAt = Date.now();

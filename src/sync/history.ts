@@ -230,9 +230,11 @@ export type History = ReturnType<typeof history>;
  * backfill waits for the next day. Within the rest of the minute it takes pages evenly, not in a burst: a
  * minute's whole budget taken at once would expire at once a minute later (docs/architecture.md).
  */
-export const RESERVE_SHARE = 0.1;
+const RESERVE_SHARE = 0.1;
 /** Requests of a minute's budget the backfill leaves to other work (none under 10 a minute). */
 export const minuteReserve = (perMinute: number) => Math.floor(perMinute * RESERVE_SHARE);
+/** Requests of a day's budget the backfill leaves to other work. */
+export const dayReserve = (perDay: number) => Math.ceil(perDay * RESERVE_SHARE);
 
 /** How long what is left takes at WHOOP's limits, for /status, the page at `/`, the dashboard and MCP. */
 export interface HistoryTime {
@@ -243,7 +245,7 @@ export interface HistoryTime {
 }
 
 export function historyTime(requestsLeft: number, limits: { perMinute: number; perDay: number }): HistoryTime {
-  const perDay = Math.max(1, Math.floor(limits.perDay * (1 - RESERVE_SHARE)));
+  const perDay = Math.max(1, limits.perDay - dayReserve(limits.perDay));
   return {
     minutesLeft: Math.ceil(requestsLeft / (limits.perMinute - minuteReserve(limits.perMinute))),
     daysLeft: Math.max(1, Math.ceil(requestsLeft / perDay)),
