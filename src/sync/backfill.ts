@@ -72,7 +72,8 @@ export class Backfill {
     const reserve = minuteReserve(perMinute);
     if (left.minute <= reserve || left.day <= dayReserve(perDay)) return false;
     const key = `${row.userId}/${row.collection}`;
-    await sleep(this.lastPageAt + 60_000 / (perMinute - reserve) - Date.now());
+    // Never negative: Node 24 prints a warning on stderr for a negative delay.
+    await sleep(Math.max(0, this.lastPageAt + 60_000 / (perMinute - reserve) - Date.now()));
     this.lastPageAt = Date.now();
     try {
       await this.fetchPage(row);
