@@ -117,6 +117,9 @@ describe('npm run demo, then npm run slash -- 7', () => {
     }
     const oldest = /is stored: back to (\d{4}-\d\d-\d\d)/.exec(output)![1]!;
     expect(Date.now() - Date.parse(oldest)).toBeGreaterThan(700 * 86_400_000);
+    // What the demo said the member has is what was stored.
+    const said = Number(/member "Demo Member" with (\d+) days of data, connected\./.exec(output)?.[1]);
+    expect(Math.abs((Date.now() - Date.parse(oldest)) / 86_400_000 - said)).toBeLessThan(3);
     const status = (await (await fetch(`${url}/status`)).json()) as { history: { collectionsIncomplete: number; text: string } };
     expect(status.history).toMatchObject({ collectionsIncomplete: 0, text: 'every history complete' });
     // The operator's dashboard, as a browser signs in: its 365-day charts hold a day for (nearly) every day.

@@ -18,7 +18,7 @@ import { compileService, SERVER_ENTRY } from '../support/compiled.js';
 
 
 /** Days of synthetic history the simulated member has: about two years, fetched on connect. */
-const HISTORY_DAYS = 730;
+export const HISTORY_DAYS = 730;
 /** A first start creates the embedded database: give it time on a slow machine. */
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;

@@ -1,7 +1,7 @@
 // `npm run demo [-- --port N]`: see demo.ts. DEMO_DATABASE_URL=postgres://… uses that (throwaway) database
 // instead of the embedded one. Ctrl-C stops everything and deletes the demo's directory.
 import { parseArgs } from 'node:util';
-import { startDemo } from './demo.js';
+import { HISTORY_DAYS, startDemo } from './demo.js';
 
 const USAGE =
   'usage: npm run demo -- [--port N] [--socket]   (default 3000; --socket: Slack over Socket Mode; ' +
@@ -62,7 +62,7 @@ console.log(
   [
     '',
     `demo: whoop-sync runs at ${demo.url}, its data in ${demo.directory} (deleted when the demo stops).`,
-    `demo: WHOOP is simulated: member "${demo.member.first_name} ${demo.member.last_name}" with 90 days of data, connected.`,
+    `demo: WHOOP is simulated: member "${demo.member.first_name} ${demo.member.last_name}" with ${HISTORY_DAYS} days of data, connected.`,
     'demo: Slack is a local stand-in: messages the service posts are printed here.',
     'demo: try next:',
     ...demo.tryNext.map((line, index) => `  ${index + 1}. ${line}`),
