@@ -7,6 +7,7 @@ export default defineConfig({
     // One PostgreSQL server for the run (embedded unless TEST_DATABASE_URL is set); each file creates
     // its own database on it. Child-process tests start the real service, some with their own server.
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/node-warnings.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // expect.poll waits for something the service does in the background; on a loaded CI machine that

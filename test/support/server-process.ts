@@ -44,6 +44,14 @@ export function ordinaryAccount(): (Account & { name: string }) | undefined {
   return undefined;
 }
 
+/**
+ * Node's own warnings (`(node:123) TimeoutNegativeWarning: …`) printed by a service or CLI process these
+ * helpers started; a person running it would see them too. test/support/node-warnings.ts fails the file.
+ */
+export const nodeWarnings: string[] = [];
+const NODE_WARNING = /^\(node:\d+\) (\[\w+\] )?\w*Warning: .*$/gm;
+const noteWarnings = (output: string) => nodeWarnings.push(...(output.match(NODE_WARNING) ?? []));
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -79,6 +87,7 @@ export async function runCli(
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  noteWarnings(stderr);
   return { code, stdout, stderr };
 }
 
@@ -99,7 +108,10 @@ export function startServerProcess(
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('exit', (code, signal) => {
+      noteWarnings(output);
+      resolve({ code, signal });
+    }),
   );
   async function logged(pattern: RegExp, what: string, timeoutMs: number): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
